@@ -1,0 +1,1 @@
+"""Event-store persistence for the ledger: our recorders on SQLite and PostgreSQL."""

@@ -1,0 +1,564 @@
+"""PostgreSQL persistence through psycopg2, on the eventsourcing library's recorder interfaces.
+
+Why our own module rather than the library's (see DESIGN §8):
+- the hash-chain link, the recording time and any idempotency record commit in the same
+  transaction as the events they belong to;
+- appends are ordered by a transaction-scoped advisory lock instead of `LOCK TABLE ...
+  EXCLUSIVE`, so the service role needs only SELECT and INSERT on the event log;
+- positions are assigned as head + 1 under that lock: gap-free, and equal to commit order;
+- batches go in one multi-row INSERT per table.
+Tables come from `migrations/`; nothing here creates them unless CREATE_TABLE asks for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+import psycopg2.extras
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    Connection,
+    ConnectionPool,
+    Cursor,
+    DatabaseError,
+    DataError,
+    InfrastructureFactory,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    ListenNotifySubscription,
+    Notification,
+    NotSupportedError,
+    OperationalError,
+    PersistenceError,
+    ProcessRecorder,
+    ProgrammingError,
+    StoredEvent,
+    Subscription,
+    Tracking,
+    TrackingRecorder,
+)
+from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
+
+from persistence.records import (
+    Appended,
+    ExtraRow,
+    Head,
+    check_extra_row,
+    extra_rows,
+    plan_append,
+)
+
+APPEND_LOCK_KEY = 7_300_417_001
+"""The advisory-lock key that serialises appends to the event log (any fixed bigint)."""
+
+NOTIFY_CHANNEL = "ledger_events"
+
+psycopg2.extras.register_uuid()
+
+_ERROR_MAP: tuple[tuple[type[Exception], type[PersistenceError]], ...] = (
+    (psycopg2.IntegrityError, IntegrityError),
+    (psycopg2.DataError, DataError),
+    (psycopg2.OperationalError, OperationalError),
+    (psycopg2.InternalError, InternalError),
+    (psycopg2.ProgrammingError, ProgrammingError),
+    (psycopg2.NotSupportedError, NotSupportedError),
+    (psycopg2.InterfaceError, InterfaceError),
+    (psycopg2.DatabaseError, DatabaseError),
+    (psycopg2.Error, PersistenceError),
+)
+
+
+def translate(error: Exception) -> PersistenceError:
+    """Map a psycopg2 error onto the library's error tree (which callers catch)."""
+    for source, target in _ERROR_MAP:
+        if isinstance(error, source):
+            return target(error)
+    return PersistenceError(error)
+
+
+class PgCursor(Cursor):
+    def __init__(self, cursor: psycopg2.extensions.cursor) -> None:
+        self.raw = cursor
+
+    def execute(self, statement: str | bytes, params: Any = None) -> None:
+        self.raw.execute(statement, params)
+
+    def fetchall(self) -> Any:
+        return self.raw.fetchall()
+
+    def fetchone(self) -> Any:
+        return self.raw.fetchone()
+
+
+class PgConnection(Connection[PgCursor]):
+    def __init__(self, raw: psycopg2.extensions.connection, max_age: float | None) -> None:
+        super().__init__(max_age=max_age)
+        self.raw = raw
+
+    def commit(self) -> None:
+        self.raw.commit()
+
+    def rollback(self) -> None:
+        self.raw.rollback()
+
+    def cursor(self) -> PgCursor:
+        return PgCursor(self.raw.cursor())
+
+    def _close(self) -> None:
+        self.raw.close()
+        super()._close()
+
+
+class PgConnectionPool(ConnectionPool[PgConnection]):
+    """The library's fair, bounded pool, filled with psycopg2 connections."""
+
+    def __init__(self, dsn: str, *, connect_timeout: int = 5, **kwargs: Any) -> None:
+        self.dsn = dsn
+        self.connect_timeout = connect_timeout
+        super().__init__(**kwargs)
+
+    def _create_connection(self) -> PgConnection:
+        try:
+            raw = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout)
+        except psycopg2.Error as e:
+            raise translate(e) from e
+        return PgConnection(raw, max_age=self.max_age)
+
+
+class PgDatastore:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        pool_timeout: float = 30.0,
+        lock_timeout: int = 10,
+    ) -> None:
+        self.dsn = dsn
+        self.lock_timeout = lock_timeout
+        self.pool = PgConnectionPool(
+            dsn,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            # No pre-ping: it would cost a round trip per transaction. A connection
+            # that broke while pooled fails its transaction once and is then replaced.
+            pre_ping=False,
+        )
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[PgConnection]:
+        conn = self.pool.get_connection()
+        try:
+            yield conn
+        finally:
+            self.pool.put_connection(conn)
+
+    @contextlib.contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[psycopg2.extensions.cursor]:
+        """A cursor in one transaction; committed only when asked, rolled back on error."""
+        with self.connection() as conn:
+            try:
+                with conn.raw.cursor() as curs:
+                    yield curs
+                if commit:
+                    conn.raw.commit()
+                else:
+                    conn.raw.rollback()
+            except psycopg2.Error as e:
+                self._rollback_quietly(conn)
+                raise translate(e) from e
+            except BaseException:
+                self._rollback_quietly(conn)
+                raise
+
+    @staticmethod
+    def _rollback_quietly(conn: PgConnection) -> None:
+        # A broken connection cannot roll back; close it so the pool replaces it.
+        try:
+            conn.raw.rollback()
+        except psycopg2.Error:
+            conn.close()
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _uuid_or_text(value: Any) -> UUID | str:
+    return value if isinstance(value, UUID) else str(value)
+
+
+class PgAggregateRecorder(AggregateRecorder):
+    """Stores events without positions: used for snapshots."""
+
+    def __init__(self, datastore: PgDatastore, events_table_name: str = "snapshots") -> None:
+        self.datastore = datastore
+        self.events_table_name = events_table_name
+
+    def create_table(self) -> None:
+        from persistence.schema import upgrade  # noqa: PLC0415 - only when asked to create
+
+        upgrade(self.datastore.dsn)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with self.datastore.transaction(commit=True) as curs:
+            self._insert_plain(curs, stored_events)
+        return None
+
+    def _insert_plain(
+        self, curs: psycopg2.extensions.cursor, stored_events: Sequence[StoredEvent]
+    ) -> None:
+        if not stored_events:
+            return
+        psycopg2.extras.execute_values(
+            curs,
+            f"INSERT INTO {self.events_table_name} "
+            "(originator_id, originator_version, topic, state) VALUES %s",
+            [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events],
+            page_size=1000,
+        )
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        statement = (
+            "SELECT originator_id, originator_version, topic, state "
+            f"FROM {self.events_table_name} WHERE originator_id = %s"
+        )
+        params: list[Any] = [originator_id]
+        if gt is not None:
+            statement += " AND originator_version > %s"
+            params.append(gt)
+        if lte is not None:
+            statement += " AND originator_version <= %s"
+            params.append(lte)
+        statement += " ORDER BY originator_version " + ("DESC" if desc else "ASC")
+        if limit is not None:
+            statement += " LIMIT %s"
+            params.append(limit)
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, params)
+            return [
+                StoredEvent(
+                    originator_id=_uuid_or_text(row[0]),
+                    originator_version=row[1],
+                    topic=row[2],
+                    state=bytes(row[3]),
+                )
+                for row in curs.fetchall()
+            ]
+
+
+class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
+    """The event log: gap-free positions in commit order, hash-chained, atomic extras."""
+
+    def __init__(self, datastore: PgDatastore, events_table_name: str = "events") -> None:
+        super().__init__(datastore, events_table_name)
+        self.lock_statement = (
+            f"SET LOCAL lock_timeout = '{int(datastore.lock_timeout)}s'; "
+            f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}); "
+            "SELECT clock_timestamp(), "
+            f"(SELECT position FROM {events_table_name} ORDER BY position DESC LIMIT 1), "
+            f"(SELECT recorded_at FROM {events_table_name} ORDER BY position DESC LIMIT 1), "
+            "(SELECT link FROM event_chain ORDER BY position DESC LIMIT 1)"
+        )
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with self.datastore.transaction(commit=True) as curs:
+            return self._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_events(
+        self,
+        curs: psycopg2.extensions.cursor,
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        # Everything from here to COMMIT happens while holding the append lock, so
+        # the head we read is the head we extend, and positions equal commit order.
+        curs.execute(self.lock_statement)
+        now, position, recorded_at, link = curs.fetchone()
+        head = Head(position=position or 0, recorded_at=recorded_at, link=bytes(link or bytes(32)))
+        appended = plan_append(head, now, stored_events)
+        self._write_events(curs, stored_events, appended)
+        for row in extra_rows(kwargs, appended):
+            self._write_extra(curs, row)
+        return [a.position for a in appended]
+
+    def _write_events(
+        self,
+        curs: psycopg2.extensions.cursor,
+        stored_events: Sequence[StoredEvent],
+        appended: Sequence[Appended],
+    ) -> None:
+        # One round trip: the events, their chain links, and the wake-up for followers
+        # (PostgreSQL delivers a NOTIFY only when the transaction commits).
+        event_rows = [
+            (a.position, s.originator_id, s.originator_version, s.topic, s.state, a.recorded_at)
+            for s, a in zip(stored_events, appended, strict=True)
+        ]
+        chain_rows = [(a.position, a.link) for a in appended]
+        values_events = b",".join(curs.mogrify("(%s,%s,%s,%s,%s,%s)", r) for r in event_rows)
+        values_chain = b",".join(curs.mogrify("(%s,%s)", r) for r in chain_rows)
+        curs.execute(
+            f"INSERT INTO {self.events_table_name} (position, originator_id, "
+            "originator_version, topic, state, recorded_at) VALUES ".encode()
+            + values_events
+            + b"; INSERT INTO event_chain (position, link) VALUES "
+            + values_chain
+            + f"; NOTIFY {NOTIFY_CHANNEL}".encode()
+        )
+
+    @staticmethod
+    def _write_extra(curs: psycopg2.extensions.cursor, row: ExtraRow) -> None:
+        columns = check_extra_row(row)
+        placeholders = ", ".join(["%s"] * len(columns))
+        curs.execute(
+            f"INSERT INTO {row.table} ({', '.join(columns)}) VALUES ({placeholders})",
+            [row.values[c] for c in columns],
+        )
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if start is not None:
+            clauses.append("position >= %s" if inclusive_of_start else "position > %s")
+            params.append(start)
+        if stop is not None:
+            clauses.append("position <= %s")
+            params.append(stop)
+        if topics:
+            clauses.append("topic = ANY(%s)")
+            params.append(list(topics))
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        params.append(limit)
+        statement = (
+            "SELECT position, originator_id, originator_version, topic, state "
+            f"FROM {self.events_table_name}{where} ORDER BY position LIMIT %s"
+        )
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, params)
+            return [
+                Notification(
+                    id=row[0],
+                    originator_id=_uuid_or_text(row[1]),
+                    originator_version=row[2],
+                    topic=row[3],
+                    state=bytes(row[4]),
+                )
+                for row in curs.fetchall()
+            ]
+
+    def max_notification_id(self) -> int | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT position FROM {self.events_table_name} ORDER BY position DESC LIMIT 1"
+            )
+            row = curs.fetchone()
+            return None if row is None else int(row[0])
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return PgSubscription(recorder=self, gt=gt, topics=topics)
+
+
+class PgSubscription(ListenNotifySubscription[PgApplicationRecorder]):
+    """Follows the log: pulls pages after each NOTIFY, and at least once a second."""
+
+    FALLBACK_WAKE_SECONDS = 1.0
+
+    def __init__(
+        self, recorder: PgApplicationRecorder, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> None:
+        # LISTEN before the first pull starts, so no append can slip between the two.
+        self._listener = psycopg2.connect(recorder.datastore.dsn)
+        self._listener.autocommit = True
+        self._listener.cursor().execute(f"LISTEN {NOTIFY_CHANNEL}")
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+        self._listen_thread = threading.Thread(target=self._listen, daemon=True)
+        self._listen_thread.start()
+
+    def __exit__(self, *args: object, **kwargs: Any) -> None:
+        try:
+            super().__exit__(*args, **kwargs)
+        finally:
+            self._listen_thread.join()
+
+    def _listen(self) -> None:
+        try:
+            waited = 0.0
+            while not self._has_been_stopped and not self._thread_error:
+                # Wake every 0.1 s so that stop() is noticed promptly.
+                if select.select([self._listener], [], [], 0.1) != ([], [], []):
+                    self._listener.poll()
+                    self._listener.notifies.clear()
+                    waited = self.FALLBACK_WAKE_SECONDS
+                waited += 0.1
+                if waited >= self.FALLBACK_WAKE_SECONDS:
+                    waited = 0.0
+                    self._has_been_notified.set()
+        except BaseException as e:  # noqa: BLE001 - handed to the iterating thread
+            if self._thread_error is None:
+                self._thread_error = e
+            self.stop()
+        finally:
+            self._listener.close()
+
+
+class PgTrackingRecorder(TrackingRecorder):
+    """One row per upstream application name: the last position it has processed."""
+
+    def __init__(self, datastore: PgDatastore, tracking_table_name: str = "tracking") -> None:
+        self.datastore = datastore
+        self.tracking_table_name = tracking_table_name
+        self.insert_tracking_statement = (
+            f"INSERT INTO {tracking_table_name} AS t (application_name, notification_id) "
+            "VALUES (%s, %s) ON CONFLICT (application_name) DO UPDATE "
+            "SET notification_id = EXCLUDED.notification_id "
+            "WHERE t.notification_id < EXCLUDED.notification_id RETURNING notification_id"
+        )
+
+    def create_table(self) -> None:
+        from persistence.schema import upgrade  # noqa: PLC0415 - only when asked to create
+
+        upgrade(self.datastore.dsn)
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            self._insert_tracking(curs, tracking)
+
+    def _insert_tracking(self, curs: psycopg2.extensions.cursor, tracking: Tracking) -> None:
+        curs.execute(
+            self.insert_tracking_statement,
+            (tracking.application_name, tracking.notification_id),
+        )
+        if curs.fetchone() is None:
+            # Not moved forward: this position (or a later one) was recorded already.
+            msg = f"Already tracked {tracking.application_name} {tracking.notification_id}"
+            raise IntegrityError(msg)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT notification_id FROM {self.tracking_table_name} "
+                "WHERE application_name = %s",
+                (application_name,),
+            )
+            row = curs.fetchone()
+            return None if row is None else int(row[0])
+
+
+class PgProcessRecorder(PgTrackingRecorder, PgApplicationRecorder, ProcessRecorder):
+    def __init__(self, datastore: PgDatastore) -> None:
+        PgTrackingRecorder.__init__(self, datastore)
+        PgApplicationRecorder.__init__(self, datastore)
+
+    def _insert_events(
+        self,
+        curs: psycopg2.extensions.cursor,
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        tracking: Tracking | None = kwargs.get("tracking")
+        if tracking is not None:
+            self._insert_tracking(curs, tracking)
+        return super()._insert_events(curs, stored_events, **kwargs)
+
+
+class Factory(InfrastructureFactory[PgTrackingRecorder]):
+    """Builds our PostgreSQL recorders from the environment (`POSTGRES_DSN`, pool sizes)."""
+
+    POSTGRES_DSN = "POSTGRES_DSN"
+    POSTGRES_POOL_SIZE = "POSTGRES_POOL_SIZE"
+    POSTGRES_MAX_OVERFLOW = "POSTGRES_MAX_OVERFLOW"
+    POSTGRES_LOCK_TIMEOUT = "POSTGRES_LOCK_TIMEOUT"
+    CREATE_TABLE = "CREATE_TABLE"
+
+    aggregate_recorder_class = PgAggregateRecorder
+    application_recorder_class = PgApplicationRecorder
+    tracking_recorder_class = PgTrackingRecorder
+    process_recorder_class = PgProcessRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        dsn = self.env.get(self.POSTGRES_DSN)
+        if not dsn:
+            msg = f"{self.POSTGRES_DSN} is not set"
+            raise OSError(msg)
+        self.datastore = PgDatastore(
+            dsn,
+            pool_size=int(self.env.get(self.POSTGRES_POOL_SIZE) or 5),
+            max_overflow=int(self.env.get(self.POSTGRES_MAX_OVERFLOW) or 10),
+            lock_timeout=int(self.env.get(self.POSTGRES_LOCK_TIMEOUT) or 10),
+        )
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        # Only snapshots are stored without positions; the log itself is the app recorder.
+        recorder = self.aggregate_recorder_class(self.datastore, "snapshots")
+        self._maybe_create(recorder)
+        return recorder
+
+    def application_recorder(self) -> ApplicationRecorder:
+        cls = self._topic_or(self.APPLICATION_RECORDER_TOPIC, self.application_recorder_class)
+        recorder = cls(self.datastore)
+        self._maybe_create(recorder)
+        return recorder
+
+    def tracking_recorder(
+        self, tracking_recorder_class: type[PgTrackingRecorder] | None = None
+    ) -> PgTrackingRecorder:
+        cls = tracking_recorder_class or self._topic_or(
+            self.TRACKING_RECORDER_TOPIC, self.tracking_recorder_class
+        )
+        recorder = cls(self.datastore)
+        self._maybe_create(recorder)
+        return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        cls = self._topic_or(self.PROCESS_RECORDER_TOPIC, self.process_recorder_class)
+        recorder = cls(self.datastore)
+        self._maybe_create(recorder)
+        return recorder
+
+    def _topic_or(self, key: str, default: type[Any]) -> type[Any]:
+        topic = self.env.get(key)
+        return resolve_topic(topic) if topic else default
+
+    def _maybe_create(self, recorder: Any) -> None:
+        # Production never creates tables implicitly: migrations do (DESIGN §8).
+        if strtobool(self.env.get(self.CREATE_TABLE) or "no"):
+            recorder.create_table()
+
+    def close(self) -> None:
+        self.datastore.close()

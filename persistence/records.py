@@ -1,0 +1,176 @@
+"""What an append assigns to each stored event, and the hash chain that links them.
+
+Both back ends share this module so that a log written on SQLite and one written on
+PostgreSQL chain identically, and so that `verify` has exactly one definition of a link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+GENESIS_LINK = bytes(32)
+"""The link before the first event: 32 zero bytes."""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Head:
+    """The last appended event as seen under the append lock (or the empty log)."""
+
+    position: int = 0
+    recorded_at: datetime | None = None
+    link: bytes = GENESIS_LINK
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What the ledger assigned to one stored event when it appended it."""
+
+    position: int
+    recorded_at: datetime
+    link: bytes
+    originator_id: UUID | str
+    originator_version: int
+    topic: str
+
+
+@dataclass(frozen=True)
+class ExtraRow:
+    """A row of a support table that must commit atomically with the events it belongs to.
+
+    Only tables named in `EXTRA_ROW_COLUMNS` may be written this way; the column names
+    are checked against that list so that no caller-supplied text reaches SQL as a name.
+    """
+
+    table: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+AppendHook = Callable[[Sequence[Appended]], Sequence[ExtraRow]]
+"""Called inside the append transaction with what was assigned; returns rows to insert."""
+
+APPEND_HOOK = "append_hook"
+"""The keyword under which `Application.save(..., append_hook=...)` passes a hook down."""
+
+EXTRA_ROW_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "idempotency": (
+        "scope",
+        "idem_key",
+        "request_hash",
+        "status_code",
+        "response",
+        "position",
+        "recorded_at",
+    ),
+}
+
+
+def check_extra_row(row: ExtraRow) -> tuple[str, ...]:
+    """Return the row's columns in table order, refusing unknown tables or columns."""
+    columns = EXTRA_ROW_COLUMNS.get(row.table)
+    if columns is None:
+        msg = f"Table {row.table!r} cannot be written with an append"
+        raise ValueError(msg)
+    unknown = set(row.values) - set(columns)
+    if unknown:
+        msg = f"Unknown columns for {row.table!r}: {sorted(unknown)}"
+        raise ValueError(msg)
+    return tuple(c for c in columns if c in row.values)
+
+
+def to_micros(instant: datetime) -> int:
+    """Microseconds since the epoch: the one form of a recording time that enters a link."""
+    delta = instant.astimezone(UTC) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def originator_text(originator_id: UUID | str) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+
+def state_digest(state: bytes) -> bytes:
+    return hashlib.sha256(state).digest()
+
+
+def _field(data: bytes) -> bytes:
+    # Length-prefix every variable field so no two different events hash the same.
+    return struct.pack(">I", len(data)) + data
+
+
+def chain_link(
+    previous: bytes,
+    position: int,
+    originator_id: UUID | str,
+    originator_version: int,
+    topic: str,
+    digest_of_state: bytes,
+    recorded_at: datetime,
+) -> bytes:
+    """H(previous link, position, originator id, version, topic, H(state), recorded_at).
+
+    The state enters only as its digest, so a redacted or encrypted payload still
+    verifies against its stored digest. The recording time is chained too, because
+    every `known_at` answer depends on it.
+    """
+    h = hashlib.sha256()
+    h.update(previous)
+    h.update(struct.pack(">q", position))
+    h.update(_field(originator_text(originator_id).encode()))
+    h.update(struct.pack(">q", originator_version))
+    h.update(_field(topic.encode()))
+    h.update(digest_of_state)
+    h.update(struct.pack(">q", to_micros(recorded_at)))
+    return h.digest()
+
+
+def plan_append(head: Head, now: datetime, stored_events: Sequence[StoredEvent]) -> list[Appended]:
+    """Assign gap-free positions, a non-decreasing recording time and chain links.
+
+    Must be called while holding the append lock, with `head` read under that lock.
+    The recording time never goes backwards even if the database clock does, so that
+    "recorded at or before t" always cuts the log at a single position.
+    """
+    recorded_at = now if head.recorded_at is None else max(now, head.recorded_at)
+    link = head.link
+    appended = []
+    for offset, stored in enumerate(stored_events, start=1):
+        position = head.position + offset
+        link = chain_link(
+            link,
+            position,
+            stored.originator_id,
+            stored.originator_version,
+            stored.topic,
+            state_digest(stored.state),
+            recorded_at,
+        )
+        appended.append(
+            Appended(
+                position=position,
+                recorded_at=recorded_at,
+                link=link,
+                originator_id=stored.originator_id,
+                originator_version=stored.originator_version,
+                topic=stored.topic,
+            )
+        )
+    return appended
+
+
+def extra_rows(kwargs: Mapping[str, Any], appended: Sequence[Appended]) -> Sequence[ExtraRow]:
+    """Run the caller's append hook, if any, inside the append transaction."""
+    hook: AppendHook | None = kwargs.get(APPEND_HOOK)
+    return hook(appended) if hook is not None else ()

@@ -1,0 +1,299 @@
+"""SQLite persistence: the library's SQLite recorders, extended with our event-log table.
+
+The library keys notifications by rowid; we store an explicit `position`, the recording
+time and the hash-chain link, and run appends in `BEGIN IMMEDIATE` transactions so that
+writers in several processes (gunicorn workers) serialise on SQLite's write lock before
+they read the head they extend. Tables come from `migrations/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    ListenNotifySubscription,
+    Notification,
+    ProcessRecorder,
+    StoredEvent,
+    Subscription,
+    Tracking,
+)
+from eventsourcing import sqlite as library_sqlite
+from eventsourcing.sqlite import (
+    SQLiteAggregateRecorder,
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteTrackingRecorder,
+    SQLiteTransaction,
+)
+from eventsourcing.utils import strtobool
+
+from persistence.records import (
+    Appended,
+    ExtraRow,
+    Head,
+    check_extra_row,
+    extra_rows,
+    from_micros,
+    originator_text,
+    plan_append,
+    to_micros,
+)
+
+
+class ImmediateTransaction(SQLiteTransaction):
+    """Like the library's transaction, but takes SQLite's write lock at BEGIN."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor
+
+
+@contextlib.contextmanager
+def write_transaction(datastore: SQLiteDatastore) -> Iterator[SQLiteCursor]:
+    connection: SQLiteConnection
+    with datastore.get_connection(commit=True) as connection:
+        with ImmediateTransaction(connection, commit=True) as curs, curs:
+            yield curs
+
+
+def _migrate(datastore: SQLiteDatastore) -> None:
+    from persistence.schema import upgrade  # noqa: PLC0415 - only when asked to create
+
+    upgrade("sqlite:///" + datastore.pool.db_name.removeprefix("file:"))
+
+
+class SqliteAggregateRecorder(SQLiteAggregateRecorder):
+    """Stores events without positions: used for snapshots."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "snapshots"):
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return []
+
+    def create_table(self) -> None:
+        _migrate(self.datastore)
+
+
+class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecorder):
+    """The event log on SQLite: positions, recording time and chain links, atomically."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "events"):
+        SqliteAggregateRecorder.__init__(self, datastore, events_table_name)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with write_transaction(self.datastore) as c:
+            return self._insert_events(c, stored_events, **kwargs)
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        appended = plan_append(self._head(c), datetime.now(UTC), stored_events)
+        self._write_events(c, stored_events, appended)
+        for row in extra_rows(kwargs, appended):
+            self._write_extra(c, row)
+        return [a.position for a in appended]
+
+    def _head(self, c: SQLiteCursor) -> Head:
+        c.execute(
+            f"SELECT e.position, e.recorded_at, ch.link FROM {self.events_table_name} e "
+            "LEFT JOIN event_chain ch ON ch.position = e.position "
+            "ORDER BY e.position DESC LIMIT 1"
+        )
+        row = c.fetchone()
+        if row is None:
+            return Head()
+        return Head(position=row[0], recorded_at=from_micros(row[1]), link=bytes(row[2]))
+
+    def _write_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], appended: Sequence[Appended]
+    ) -> None:
+        c.executemany(
+            f"INSERT INTO {self.events_table_name} (position, originator_id, "
+            "originator_version, topic, state, recorded_at) VALUES (?,?,?,?,?,?)",
+            [
+                (
+                    a.position,
+                    originator_text(s.originator_id),
+                    s.originator_version,
+                    s.topic,
+                    s.state,
+                    to_micros(a.recorded_at),
+                )
+                for s, a in zip(stored_events, appended, strict=True)
+            ],
+        )
+        c.executemany(
+            "INSERT INTO event_chain (position, link) VALUES (?,?)",
+            [(a.position, a.link) for a in appended],
+        )
+
+    @staticmethod
+    def _write_extra(c: SQLiteCursor, row: ExtraRow) -> None:
+        columns = check_extra_row(row)
+        values = [_sqlite_value(row.values[col]) for col in columns]
+        c.execute(
+            f"INSERT INTO {row.table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})",
+            values,
+        )
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if start is not None:
+            clauses.append("position >= ?" if inclusive_of_start else "position > ?")
+            params.append(start)
+        if stop is not None:
+            clauses.append("position <= ?")
+            params.append(stop)
+        if topics:
+            clauses.append(f"topic IN ({','.join('?' * len(topics))})")
+            params.extend(topics)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        params.append(limit)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT position, originator_id, originator_version, topic, state "
+                f"FROM {self.events_table_name}{where} ORDER BY position LIMIT ?",
+                params,
+            )
+            return [
+                Notification(
+                    id=row[0],
+                    originator_id=self.convert_originator_id(row[1]),
+                    originator_version=row[2],
+                    topic=row[3],
+                    state=bytes(row[4]),
+                )
+                for row in c.fetchall()
+            ]
+
+    def max_notification_id(self) -> int | None:  # type: ignore[override]
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT MAX(position) FROM {self.events_table_name}")
+            value = c.fetchone()[0]
+            return None if value is None else int(value)
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return PollingSubscription(recorder=self, gt=gt, topics=topics)
+
+
+def _sqlite_value(value: Any) -> Any:
+    # SQLite has no timestamp type: instants are stored as epoch microseconds.
+    if isinstance(value, datetime):
+        return to_micros(value)
+    if isinstance(value, UUID):
+        return value.hex
+    return value
+
+
+class PollingSubscription(ListenNotifySubscription[SqliteApplicationRecorder]):
+    """SQLite cannot notify across processes, so a follower polls every 100 ms."""
+
+    POLL_INTERVAL = 0.1
+
+    def __init__(
+        self, recorder: SqliteApplicationRecorder, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> None:
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._has_been_stopped:
+            self._has_been_notified.set()
+            time.sleep(self.POLL_INTERVAL)
+
+    def __exit__(self, *args: object, **kwargs: Any) -> None:
+        try:
+            super().__exit__(*args, **kwargs)
+        finally:
+            self._ticker.join()
+
+
+class SqliteTrackingRecorder(SQLiteTrackingRecorder):
+    """The library's single-row tracking recorder, on the table our migrations create."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return []
+
+    def create_table(self) -> None:
+        _migrate(self.datastore)
+
+
+class SqliteProcessRecorder(SqliteTrackingRecorder, SqliteApplicationRecorder, ProcessRecorder):
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        # The cooperative chain of __init__ reaches the application recorder's too.
+        super().__init__(datastore)
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        returning = SqliteApplicationRecorder._insert_events(self, c, stored_events, **kwargs)
+        tracking: Tracking | None = kwargs.get("tracking")
+        if tracking is not None:
+            self._insert_tracking(c, tracking)
+        return returning
+
+
+# The library finds a module's factory by scanning it for factory classes, so the
+# library's own factory is referenced through its module, never imported by name.
+class Factory(library_sqlite.SQLiteFactory):
+    """Builds our SQLite recorders; tables are created only when CREATE_TABLE says so."""
+
+    aggregate_recorder_class = SqliteAggregateRecorder  # type: ignore[assignment]
+    application_recorder_class = SqliteApplicationRecorder  # type: ignore[assignment]
+    tracking_recorder_class = SqliteTrackingRecorder
+    process_recorder_class = SqliteProcessRecorder  # type: ignore[assignment]
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        recorder = self.aggregate_recorder_class(self.datastore, "snapshots")
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+    def env_create_table(self) -> bool:
+        # Production never creates tables implicitly: migrations do (DESIGN §8).
+        return bool(strtobool(self.env.get(self.CREATE_TABLE) or "no"))
+
+    def process_recorder(self) -> ProcessRecorder:
+        recorder = SqliteProcessRecorder(self.datastore)
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+
+__all__ = [
+    "Factory",
+    "SqliteAggregateRecorder",
+    "SqliteApplicationRecorder",
+    "SqliteProcessRecorder",
+    "SqliteTrackingRecorder",
+]

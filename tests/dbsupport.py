@@ -1,0 +1,110 @@
+"""Databases for tests: a fresh, migrated SQLite file or PostgreSQL database per test run.
+
+PostgreSQL is real (never mocked). When no server is reachable the PostgreSQL tests skip
+loudly on a laptop, but fail under CI=true, so CI can never pass without them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import tempfile
+import uuid
+from functools import cache
+
+import psycopg2
+import pytest
+
+from persistence.schema import upgrade
+
+ADMIN_URL = os.environ.get("LEDGER_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SERVICE_ROLE = os.environ.get("LEDGER_SERVICE_ROLE", "ledger_service")
+LOG_TABLES = ("events", "event_chain", "snapshots", "tracking", "idempotency")
+SKIP_MESSAGE = "PostgreSQL is not reachable at {url}: {error} -- PostgreSQL tests SKIPPED"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@cache
+def _postgres_problem() -> str | None:
+    try:
+        psycopg2.connect(ADMIN_URL, connect_timeout=3).close()
+    except psycopg2.Error as e:
+        return SKIP_MESSAGE.format(url=ADMIN_URL, error=str(e).strip())
+    return None
+
+
+def require_postgres() -> None:
+    """Skip (laptop) or fail (CI) when PostgreSQL cannot be reached."""
+    problem = _postgres_problem()
+    if problem is None:
+        return
+    if in_ci():
+        pytest.fail(problem + " (CI=true: failing instead of skipping)", pytrace=False)
+    pytest.skip(problem)
+
+
+def _with_database(url: str, dbname: str, user: str | None = None) -> str:
+    base, _, _ = url.rpartition("/")
+    if user is not None:
+        scheme, rest = base.split("://", 1)
+        host = rest.split("@", 1)[-1]
+        base = f"{scheme}://{user}@{host}"
+    return f"{base}/{dbname}"
+
+
+def _admin_execute(statement: str) -> None:
+    conn = psycopg2.connect(ADMIN_URL)
+    conn.autocommit = True
+    try:
+        conn.cursor().execute(statement)
+    finally:
+        conn.close()
+
+
+def _drop_database(dbname: str) -> None:
+    _admin_execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{dbname}' AND pid <> pg_backend_pid()"
+    )
+    _admin_execute(f"DROP DATABASE IF EXISTS {dbname}")
+
+
+@cache
+def postgres_database() -> str:
+    """Create and migrate one database for this test process; dropped at exit."""
+    require_postgres()
+    dbname = f"ledger_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    _admin_execute(f"CREATE DATABASE {dbname}")
+    atexit.register(_drop_database, dbname)
+    upgrade(_with_database(ADMIN_URL, dbname))
+    return dbname
+
+
+def postgres_admin_url() -> str:
+    return _with_database(ADMIN_URL, postgres_database())
+
+
+def postgres_service_url() -> str:
+    """The URL the service uses: the migrations' service role, with SELECT/INSERT on the log."""
+    return _with_database(ADMIN_URL, postgres_database(), user=SERVICE_ROLE)
+
+
+def reset_postgres() -> None:
+    """Empty every table, as the administrator (the service role may not)."""
+    conn = psycopg2.connect(postgres_admin_url())
+    try:
+        with conn, conn.cursor() as curs:
+            curs.execute(f"TRUNCATE {', '.join(LOG_TABLES)}")
+    finally:
+        conn.close()
+
+
+def fresh_sqlite_url() -> str:
+    """A new, migrated SQLite file."""
+    path = os.path.join(tempfile.mkdtemp(prefix="ledger-test-"), "ledger.db")
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    return url
