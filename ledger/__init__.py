@@ -1,0 +1,1 @@
+"""Domain and application core of the customer-manager assessment ledger."""

@@ -1,0 +1,99 @@
+"""The ledger's one error tree; the API maps each class to one HTTP status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class LedgerError(Exception):
+    """Any refusal by the ledger. A refused command appends nothing.
+
+    `rule` names the business rule that refused, when one did, so that an
+    auditor reading a problem report can find the rule in `ledger.rules`.
+    """
+
+    default_title = "Ledger error"
+
+    def __init__(self, detail: str, *, title: str | None = None, rule: str | None = None) -> None:
+        super().__init__(detail)
+        self.title: str = title or self.default_title
+        self.detail: str = detail
+        self.rule: str | None = rule
+
+
+class InvalidInput(LedgerError):
+    """Raised when values are malformed or out of range (HTTP 422).
+
+    Every problem found is listed, field by field, so a client can fix them all at once.
+    """
+
+    default_title = "Invalid input"
+
+    def __init__(
+        self,
+        errors: Mapping[str, Sequence[str]],
+        *,
+        detail: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        self.errors: dict[str, list[str]] = {name: list(msgs) for name, msgs in errors.items()}
+        super().__init__(detail or _summarise(self.errors), rule=rule)
+
+
+class NotFound(LedgerError):
+    """Raised when an id or version names nothing the ledger knows (HTTP 404)."""
+
+    default_title = "Not found"
+
+
+class NotPermitted(LedgerError):
+    """Raised when the acting person may not take this step on this data (HTTP 403).
+
+    Examples: disputing someone else's deduction, deciding on a deduction one
+    recorded oneself, approving one's own proposal.
+    """
+
+    default_title = "Not permitted"
+
+
+class Conflict(LedgerError):
+    """Raised when the command conflicts with the current state or a rule (HTTP 409)."""
+
+    default_title = "Conflict"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        current_state: str | None = None,
+        title: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        super().__init__(detail, title=title, rule=rule)
+        self.current_state: str | None = current_state
+
+
+class RuleViolation(Conflict):
+    """Raised when a named business rule refuses the command (HTTP 409)."""
+
+    default_title = "Rule violation"
+
+    def __init__(self, rule: str, detail: str, *, current_state: str | None = None) -> None:
+        super().__init__(detail, current_state=current_state, rule=rule)
+        self.rule: str = rule
+
+
+class DeadlinePassed(RuleViolation):
+    """Raised when a step comes after its window closed (HTTP 409)."""
+
+    default_title = "Deadline passed"
+
+
+class DuplicateFact(Conflict):
+    """Raised when the ledger already holds this fact, e.g. a rule-set version (HTTP 409)."""
+
+    default_title = "Duplicate fact"
+
+
+def _summarise(errors: Mapping[str, Sequence[str]]) -> str:
+    return "; ".join(f"{name}: {', '.join(msgs)}" for name, msgs in errors.items())

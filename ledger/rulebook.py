@@ -1,0 +1,106 @@
+"""The rule book: every rule-set version ever drafted, and the order of publication."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from eventsourcing.domain import event
+
+from ledger.base import LedgerAggregate
+from ledger.errors import NotFound
+from ledger.ids import rulebook_id
+from ledger.rules import (
+    FieldErrors,
+    OnlyDraftedVersionsArePublished,
+    VersionsAreDraftedOnce,
+    VersionsArePublishedOnce,
+    as_json_object,
+    check,
+)
+
+
+class RuleBook(LedgerAggregate):
+    """The one aggregate that holds all rule-set versions (id: `rulebook_id()`).
+
+    Content is stored as the caller gives it; validating it against the rule-set
+    document schema is the caller's job, before drafting.
+    """
+
+    class Opened(LedgerAggregate.Created):
+        pass
+
+    def __init__(self) -> None:
+        # Body of the Opened event: assigns only, because it re-runs on every replay.
+        self._effective_from: dict[str, date] = {}
+        self._content: dict[str, dict[str, Any]] = {}
+        self._published: list[str] = []
+
+    @classmethod
+    def open(cls) -> RuleBook:
+        """Starts the ledger's rule book; done once, before the first draft."""
+        return cls._create(cls.Opened, id=rulebook_id())
+
+    def draft(self, *, version: str, effective_from: date, content: dict[str, Any]) -> None:
+        """Drafts a new version; a version number is never reused."""
+        errors = FieldErrors()
+        errors.identifier("version", version)
+        errors.day("effective_from", effective_from)
+        errors.mapping("content", content)
+        errors.raise_if_any()
+        check(VersionsAreDraftedOnce(version, frozenset(self._content)))
+        # Copied so that later changes to the caller's dict cannot reach the event.
+        self._draft(version=version, effective_from=effective_from, content=as_json_object(content))
+
+    @event("Drafted")
+    def _draft(self, version: str, effective_from: date, content: dict[str, Any]) -> None:
+        self._effective_from[version] = effective_from
+        self._content[version] = content
+
+    def publish(self, version: str) -> None:
+        """Publishes a drafted version; from then on it is immutable and may be in force."""
+        check(
+            OnlyDraftedVersionsArePublished(version, frozenset(self._content)),
+            VersionsArePublishedOnce(version, frozenset(self._published)),
+        )
+        self._publish(version=version)
+
+    @event("Published")
+    def _publish(self, version: str) -> None:
+        self._published.append(version)
+
+    def versions(self) -> list[str]:
+        """Every drafted version (published or not), in drafting order."""
+        return list(self._content)
+
+    def published_versions(self) -> list[str]:
+        """Published versions, in publication order."""
+        return list(self._published)
+
+    def is_published(self, version: str) -> bool:
+        return version in self._published
+
+    def effective_from_of(self, version: str) -> date:
+        self._require(version)
+        return self._effective_from[version]
+
+    def content_of(self, version: str) -> dict[str, Any]:
+        """A copy of the version's content, so callers cannot alter the book."""
+        self._require(version)
+        return as_json_object(self._content[version])
+
+    def in_force_for(self, first_day: date) -> str | None:
+        """The version in force for a period starting on `first_day`.
+
+        The most recently *published* version whose effective_from is on or
+        before that day wins, so a later publication with an earlier date
+        changes past periods (a retroactive rule change).
+        """
+        for version in reversed(self._published):
+            if self._effective_from[version] <= first_day:
+                return version
+        return None
+
+    def _require(self, version: str) -> None:
+        if version not in self._content:
+            raise NotFound(f"no rule-set version {version}")

@@ -1,0 +1,540 @@
+"""Business rules as named objects that read as sentences, and the input checks commands share."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from ledger.errors import (
+    DeadlinePassed,
+    DuplicateFact,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    NotPermitted,
+    RuleViolation,
+)
+from ledger.periods import Period
+
+# Bounds on input (TIGER_STYLE: bound everything). They are technical limits
+# against mistakes and abuse, not business numbers, so they are not rule-set data.
+MAX_IDENTIFIER = 64
+MAX_TEXT = 4000
+MAX_REFERENCES = 50
+MAX_REFERENCE_LENGTH = 500
+MAX_OCCURRENCES = 1000
+MAX_POINTS = 1_000_000
+MONEY_LIMIT = Decimal("1e15")
+CENT = Decimal("0.01")
+MAX_DEPTH = 16
+
+
+# --- Input checks ---------------------------------------------------------------------------
+
+
+class FieldErrors:
+    """Collects every problem with a command's input, then refuses them all at once."""
+
+    def __init__(self) -> None:
+        self._errors: dict[str, list[str]] = {}
+
+    def add(self, name: str, message: str) -> None:
+        self._errors.setdefault(name, []).append(message)
+
+    def identifier(self, name: str, value: object) -> None:
+        """A business id such as "M1": short, not blank, no surrounding spaces."""
+        if not isinstance(value, str) or not value or value != value.strip():
+            self.add(name, "must be a non-blank id without surrounding spaces")
+        elif len(value) > MAX_IDENTIFIER or not value.isprintable():
+            self.add(name, f"must be printable and at most {MAX_IDENTIFIER} characters")
+
+    def aggregate_id(self, name: str, value: object) -> None:
+        if not isinstance(value, UUID):
+            self.add(name, "must be a UUID")
+
+    def optional_identifier(self, name: str, value: object) -> None:
+        if value is not None:
+            self.identifier(name, value)
+
+    def text(self, name: str, value: object, *, max_length: int = MAX_TEXT) -> None:
+        """Free text that must say something, e.g. a reason."""
+        if not isinstance(value, str) or not value.strip():
+            self.add(name, "must not be blank")
+        elif len(value) > max_length:
+            self.add(name, f"must be at most {max_length} characters")
+
+    def one_of(self, name: str, value: object, choices: Collection[str]) -> None:
+        if value not in choices:
+            self.add(name, f"must be one of {', '.join(sorted(choices))}")
+
+    def day(self, name: str, value: object) -> None:
+        # A datetime is a date subclass, but it would compare and store differently.
+        if not isinstance(value, date) or isinstance(value, datetime):
+            self.add(name, "must be a date")
+
+    def flag(self, name: str, value: object) -> None:
+        if not isinstance(value, bool):
+            self.add(name, "must be true or false")
+
+    def whole_number(self, name: str, value: object, *, minimum: int, maximum: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.add(name, "must be a whole number")
+        elif not minimum <= value <= maximum:
+            self.add(name, f"must be between {minimum} and {maximum}")
+
+    def money(self, name: str, value: object, *, negative_allowed: bool = False) -> None:
+        """A Decimal amount with at most two places; floats are refused, never rounded."""
+        if not isinstance(value, Decimal) or not value.is_finite():
+            self.add(name, "must be a decimal amount (not a float)")
+        elif abs(value) >= MONEY_LIMIT:
+            self.add(name, f"must be smaller than {MONEY_LIMIT:,f}")
+        elif value != value.quantize(CENT):
+            self.add(name, "must have at most two decimal places")
+        elif value < 0 and not negative_allowed:
+            self.add(name, "must not be negative")
+
+    def references(self, name: str, values: object) -> None:
+        """Evidence references: a bounded list of short, non-blank strings."""
+        if not isinstance(values, (list, tuple)) or len(values) > MAX_REFERENCES:
+            self.add(name, f"must be a list of at most {MAX_REFERENCES} references")
+        elif not all(_is_reference(v) for v in values):
+            self.add(name, f"each reference must be non-blank, at most {MAX_REFERENCE_LENGTH}")
+
+    def period(self, name: str, value: object) -> str:
+        """A quarter like "2026Q1"; returns its canonical text ("" when refused)."""
+        try:
+            return str(value if isinstance(value, Period) else Period.parse(value, field=name))
+        except InvalidInput as refused:
+            for message in refused.errors[name]:
+                self.add(name, message)
+            return ""
+
+    def mapping(self, name: str, value: object) -> None:
+        """A JSON-like object that stores exactly: no floats, nothing the store cannot encode."""
+        if not isinstance(value, Mapping):
+            self.add(name, "must be an object")
+        elif not _is_storable(value, MAX_DEPTH):
+            self.add(name, "must hold only text, whole numbers, decimals, dates, lists, objects")
+
+    def raise_if_any(self) -> None:
+        if self._errors:
+            raise InvalidInput(self._errors)
+
+
+_STORABLE_LEAVES = (str, int, Decimal, date, UUID, type(None))
+
+
+def _is_storable(value: object, depth: int) -> bool:
+    # Floats are refused: stored figures must read back exactly as written.
+    if depth < 0 or isinstance(value, float):
+        return False
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _is_storable(v, depth - 1) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_is_storable(v, depth - 1) for v in value)
+    return isinstance(value, _STORABLE_LEAVES)
+
+
+def _is_reference(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_REFERENCE_LENGTH
+
+
+# --- Rules ----------------------------------------------------------------------------------
+
+
+class Rule(ABC):
+    """A business rule a command must not break. Its class name is its name in every refusal."""
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @abstractmethod
+    def is_broken(self) -> bool:
+        """True when the command would break the rule."""
+
+    @abstractmethod
+    def explain(self) -> str:
+        """Says, for the person refused, what the rule requires."""
+
+    def refusal(self) -> LedgerError:
+        return RuleViolation(self.name, self.explain())
+
+
+def check(*rules: Rule) -> None:
+    """Refuses with the first broken rule, in the order given."""
+    for rule in rules:
+        if rule.is_broken():
+            raise rule.refusal()
+
+
+def is_past(deadline: date, day: date) -> bool:
+    """A deadline day itself is still in time."""
+    return day > deadline
+
+
+def deadline(start: date, within_days: int) -> date:
+    return start + timedelta(days=within_days)
+
+
+# --- State machines ---
+
+
+@dataclass(frozen=True)
+class StepsInOrder(Rule):
+    """A step is taken only from the states that allow it (e.g. no appeal before a decision)."""
+
+    step: str
+    current_state: str
+    allowed_states: tuple[str, ...]
+
+    def is_broken(self) -> bool:
+        return self.current_state not in self.allowed_states
+
+    def explain(self) -> str:
+        allowed = " or ".join(self.allowed_states)
+        return f"cannot {self.step} when {self.current_state}; only when {allowed}"
+
+    def refusal(self) -> LedgerError:
+        return RuleViolation(self.name, self.explain(), current_state=self.current_state)
+
+
+@dataclass(frozen=True)
+class ChangesTakeEffectInOrder(Rule):
+    """A change may not take effect before the latest change of the same thing."""
+
+    subject: str
+    latest_effective_on: date | None
+    effective_on: date
+
+    def is_broken(self) -> bool:
+        latest = self.latest_effective_on
+        return latest is not None and self.effective_on < latest
+
+    def explain(self) -> str:
+        return (
+            f"{self.subject} effective {self.effective_on} is earlier than the latest one, "
+            f"effective {self.latest_effective_on}"
+        )
+
+
+# --- Managers and portfolios ---
+
+
+@dataclass(frozen=True)
+class NewGradeDiffersFromCurrent(Rule):
+    """A grade change changes the grade."""
+
+    current_grade: str
+    new_grade: str
+
+    def is_broken(self) -> bool:
+        return self.new_grade == self.current_grade
+
+    def explain(self) -> str:
+        return f"the manager already has grade {self.current_grade}"
+
+
+@dataclass(frozen=True)
+class NewHolderDiffersFromCurrent(Rule):
+    """A customer is reassigned to someone other than the manager who holds it."""
+
+    current_holder: str | None
+    new_holder: str
+
+    def is_broken(self) -> bool:
+        return self.new_holder == self.current_holder
+
+    def explain(self) -> str:
+        return f"the customer is already held by {self.new_holder}"
+
+
+@dataclass(frozen=True)
+class PremiumCustomersNeedTheRequiredGrade(Rule):
+    """Premium customers are held only by managers of the rule set's grade (A in 2026.1)."""
+
+    customer_class: str
+    manager_grade: str
+    required_grade: str
+
+    def is_broken(self) -> bool:
+        return self.customer_class == "premium" and self.manager_grade != self.required_grade
+
+    def explain(self) -> str:
+        return (
+            f"premium customers need a grade-{self.required_grade} manager, "
+            f"not grade {self.manager_grade}"
+        )
+
+
+# --- Deductions ---
+
+
+@dataclass(frozen=True)
+class OnlyAggravatableRulesMayBeAggravated(Rule):
+    """Aggravation applies only to catalog items marked aggravatable."""
+
+    rule_code: str
+    aggravatable: bool
+    aggravated: bool
+
+    def is_broken(self) -> bool:
+        return self.aggravated and not self.aggravatable
+
+    def explain(self) -> str:
+        return f"catalog item {self.rule_code} may not be aggravated"
+
+
+@dataclass(frozen=True)
+class OnlyDisqualifyingRulesMayDisqualify(Rule):
+    """Disqualification follows only from catalog items that lead to it."""
+
+    rule_code: str
+    disqualifying: bool
+    disqualify: bool
+
+    def is_broken(self) -> bool:
+        return self.disqualify and not self.disqualifying
+
+    def explain(self) -> str:
+        return f"catalog item {self.rule_code} does not lead to disqualification"
+
+
+# --- Disputes and appeals ---
+
+
+@dataclass(frozen=True)
+class OnlyTheOwnerMayDispute(Rule):
+    """Only the manager who received a deduction may dispute it."""
+
+    owner_manager_id: str
+    filed_by_manager_id: str | None
+
+    def is_broken(self) -> bool:
+        return self.filed_by_manager_id != self.owner_manager_id
+
+    def explain(self) -> str:
+        return "only the manager who received the deduction may dispute it"
+
+    def refusal(self) -> LedgerError:
+        return NotPermitted(self.explain(), rule=self.name)
+
+
+@dataclass(frozen=True)
+class DisputeWithinWindow(Rule):
+    """A dispute is filed within the rule set's window (15 days in 2026.1) of the recording."""
+
+    recorded_on: date
+    filed_on: date
+    within_days: int
+
+    def is_broken(self) -> bool:
+        return is_past(deadline(self.recorded_on, self.within_days), self.filed_on)
+
+    def explain(self) -> str:
+        last_day = deadline(self.recorded_on, self.within_days)
+        return f"disputes had to be filed by {last_day} ({self.within_days} days after recording)"
+
+    def refusal(self) -> LedgerError:
+        return DeadlinePassed(self.name, self.explain())
+
+
+@dataclass(frozen=True)
+class OneOpenDisputePerDeduction(Rule):
+    """A deduction has at most one dispute in progress at a time (checked by the caller)."""
+
+    pending_dispute_ids: tuple[UUID, ...]
+
+    def is_broken(self) -> bool:
+        return bool(self.pending_dispute_ids)
+
+    def explain(self) -> str:
+        return f"the deduction already has a dispute in progress: {self.pending_dispute_ids[0]}"
+
+    def refusal(self) -> LedgerError:
+        return RuleViolation(self.name, self.explain(), current_state="disputed")
+
+
+@dataclass(frozen=True)
+class ReviewerIsNotTheRecorder(Rule):
+    """Whoever recorded a deduction never decides a dispute about it."""
+
+    recorded_by: str
+    decided_by: str
+
+    def is_broken(self) -> bool:
+        return self.decided_by == self.recorded_by
+
+    def explain(self) -> str:
+        return "the person who recorded the deduction may not decide on it"
+
+    def refusal(self) -> LedgerError:
+        return NotPermitted(self.explain(), rule=self.name)
+
+
+@dataclass(frozen=True)
+class DecisionNeedsPointsWhenPartlyUpheld(Rule):
+    """Points come with a partly-upheld decision and only then; they lower the current total."""
+
+    outcome: str
+    points: int | None
+    current_points: int
+
+    def is_broken(self) -> bool:
+        if self.outcome != "partly_upheld":
+            return self.points is not None
+        if not isinstance(self.points, int) or isinstance(self.points, bool):
+            return True
+        return not 0 <= self.points < self.current_points
+
+    def explain(self) -> str:
+        if self.outcome != "partly_upheld":
+            return f"points are given only when partly upheld, not when {self.outcome}"
+        return f"must be the new total error points, from 0 to {self.current_points - 1}"
+
+    def refusal(self) -> LedgerError:
+        return InvalidInput({"points": [self.explain()]}, rule=self.name)
+
+
+@dataclass(frozen=True)
+class OnlyRejectedOrPartlyUpheldMayBeAppealed(Rule):
+    """An upheld dispute has nothing left to appeal."""
+
+    outcome: str | None
+
+    def is_broken(self) -> bool:
+        return self.outcome not in ("rejected", "partly_upheld")
+
+    def explain(self) -> str:
+        return f"only rejected or partly upheld disputes may be appealed, not {self.outcome}"
+
+    def refusal(self) -> LedgerError:
+        return RuleViolation(self.name, self.explain(), current_state=self.outcome)
+
+
+@dataclass(frozen=True)
+class AppealWithinWindow(Rule):
+    """An appeal is filed within the rule set's window (10 days in 2026.1) of the decision."""
+
+    decided_on: date
+    appealed_on: date
+    within_days: int
+
+    def is_broken(self) -> bool:
+        return is_past(deadline(self.decided_on, self.within_days), self.appealed_on)
+
+    def explain(self) -> str:
+        last_day = deadline(self.decided_on, self.within_days)
+        return f"appeals had to be filed by {last_day} ({self.within_days} days after decision)"
+
+    def refusal(self) -> LedgerError:
+        return DeadlinePassed(self.name, self.explain())
+
+
+@dataclass(frozen=True)
+class OnlyTheOwnerMayAppeal(Rule):
+    """Only the manager who filed the dispute may appeal its decision."""
+
+    owner_manager_id: str
+    appellant_manager_id: str | None
+
+    def is_broken(self) -> bool:
+        return self.appellant_manager_id != self.owner_manager_id
+
+    def explain(self) -> str:
+        return "only the manager who received the deduction may appeal"
+
+    def refusal(self) -> LedgerError:
+        return NotPermitted(self.explain(), rule=self.name)
+
+
+# --- Adjustments ---
+
+
+@dataclass(frozen=True)
+class ApproverIsNotTheProposer(Rule):
+    """A manual adjustment needs two people: its proposer never decides it."""
+
+    proposed_by: str
+    decided_by: str
+
+    def is_broken(self) -> bool:
+        return self.decided_by == self.proposed_by
+
+    def explain(self) -> str:
+        return "the person who proposed the adjustment may not decide it"
+
+    def refusal(self) -> LedgerError:
+        return NotPermitted(self.explain(), rule=self.name)
+
+
+# --- Rule sets ---
+
+
+@dataclass(frozen=True)
+class VersionsAreDraftedOnce(Rule):
+    """A rule-set version number names one document forever."""
+
+    version: str
+    existing_versions: frozenset[str]
+
+    def is_broken(self) -> bool:
+        return self.version in self.existing_versions
+
+    def explain(self) -> str:
+        return f"rule-set version {self.version} already exists; draft a new version"
+
+    def refusal(self) -> LedgerError:
+        return DuplicateFact(self.explain(), current_state="drafted", rule=self.name)
+
+
+@dataclass(frozen=True)
+class OnlyDraftedVersionsArePublished(Rule):
+    """Publishing names a version that was drafted."""
+
+    version: str
+    existing_versions: frozenset[str]
+
+    def is_broken(self) -> bool:
+        return self.version not in self.existing_versions
+
+    def explain(self) -> str:
+        return f"no rule-set version {self.version}"
+
+    def refusal(self) -> LedgerError:
+        return NotFound(self.explain(), rule=self.name)
+
+
+@dataclass(frozen=True)
+class VersionsArePublishedOnce(Rule):
+    """A published version is immutable, and publishing it again would reorder history."""
+
+    version: str
+    published_versions: frozenset[str]
+
+    def is_broken(self) -> bool:
+        return self.version in self.published_versions
+
+    def explain(self) -> str:
+        return f"rule-set version {self.version} is already published"
+
+    def refusal(self) -> LedgerError:
+        return RuleViolation(self.name, self.explain(), current_state="published")
+
+
+def as_json_object(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain-dict copy of a mapping, so later changes by the caller cannot reach an event."""
+    return {key: _plain(item) for key, item in value.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
