@@ -20,7 +20,7 @@ from persistence.schema import upgrade
 ADMIN_URL = os.environ.get("LEDGER_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SERVICE_ROLE = os.environ.get("LEDGER_SERVICE_ROLE", "ledger_service")
 LOG_TABLES = ("events", "event_chain", "snapshots", "tracking", "idempotency")
-SKIP_MESSAGE = "PostgreSQL is not reachable at {url}: {error} -- PostgreSQL tests SKIPPED"
+SKIP_MESSAGE = "PostgreSQL is not reachable at {url}: {error}"
 
 
 def in_ci() -> bool:
@@ -43,7 +43,7 @@ def require_postgres() -> None:
         return
     if in_ci():
         pytest.fail(problem + " (CI=true: failing instead of skipping)", pytrace=False)
-    pytest.skip(problem)
+    pytest.skip(problem + " -- PostgreSQL tests SKIPPED")
 
 
 def _with_database(url: str, dbname: str, user: str | None = None) -> str:

@@ -1,0 +1,29 @@
+# The ledger API: gunicorn serving api:create_app(), one application per worker.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    LEDGER_DATABASE_URL=sqlite:////var/lib/ledger/ledger.db
+
+RUN useradd --system --create-home --home-dir /home/ledger ledger \
+    && mkdir -p /var/lib/ledger && chown ledger /var/lib/ledger
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY ledger ./ledger
+COPY ledger_cli ./ledger_cli
+COPY api ./api
+COPY projections ./projections
+COPY persistence ./persistence
+COPY migrations ./migrations
+RUN pip install .
+
+USER ledger
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
+    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
+
+# No --preload: each worker builds its own application and connection pool.
+# Run `ledger db upgrade` (with LEDGER_ADMIN_DATABASE_URL) before the first start.
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", "api:create_app()"]

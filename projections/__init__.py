@@ -1,0 +1,1 @@
+"""Read models derived only from events (scores, portfolios, pay, timelines, queues)."""
