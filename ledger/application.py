@@ -107,6 +107,25 @@ class LedgerApplication(Application[UUID]):
             raise NotFound(f"no {what}")
         return aggregate
 
+    def history(self, aggregate_id: UUID) -> list[tuple[Any, RecordedEvent]]:
+        """An aggregate's events in order, each with its position and recording time."""
+        events = list(self.events.get(aggregate_id))
+        where = {v: (p, t) for v, p, t in self.recorder.select_recorded(aggregate_id)}  # type: ignore[attr-defined]
+        return [
+            (e, RecordedEvent(
+                position=where[e.originator_version][0],
+                recorded_at=where[e.originator_version][1],
+                type=type(e).__name__,
+                originator_id=e.originator_id,
+                originator_version=e.originator_version,
+            ))
+            for e in events
+        ]
+
+    def position_known_at(self, instant: datetime) -> int:
+        """The log position that "as the ledger knew it at `instant`" cuts at."""
+        return int(self.recorder.position_known_at(instant))  # type: ignore[attr-defined]
+
     def today(self) -> date:
         """The bank's business day now (deadlines are counted in the bank's days)."""
         return self.clock().astimezone(self.timezone).date()

@@ -16,6 +16,7 @@ import contextlib
 import select
 import threading
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -53,6 +54,7 @@ from persistence.records import (
     Appended,
     ExtraRow,
     Head,
+    LogRow,
     check_extra_row,
     extra_rows,
     plan_append,
@@ -391,6 +393,43 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
         return PgSubscription(recorder=self, gt=gt, topics=topics)
+
+    def select_log(self, after: int, limit: int) -> list[LogRow]:
+        """The log after a position, in order, with recording times and chain links."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT e.position, e.originator_id, e.originator_version, e.topic, e.state, "
+                f"e.recorded_at, c.link FROM {self.events_table_name} e "
+                "LEFT JOIN event_chain c ON c.position = e.position "
+                "WHERE e.position > %s ORDER BY e.position LIMIT %s",
+                (after, limit),
+            )
+            return [
+                LogRow(r[0], _uuid_or_text(r[1]), r[2], r[3], bytes(r[4]), r[5],
+                       None if r[6] is None else bytes(r[6]))
+                for r in curs.fetchall()
+            ]
+
+    def select_recorded(self, originator_id: UUID | str) -> list[tuple[int, int, datetime]]:
+        """(version, position, recorded_at) of each event of one aggregate, in order."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT originator_version, position, recorded_at "
+                f"FROM {self.events_table_name} WHERE originator_id = %s "
+                "ORDER BY originator_version",
+                (originator_id,),
+            )
+            return [(r[0], r[1], r[2]) for r in curs.fetchall()]
+
+    def position_known_at(self, instant: datetime) -> int:
+        """The last position recorded at or before `instant` (0 before the first event)."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT max(position) FROM {self.events_table_name} WHERE recorded_at <= %s",
+                (instant,),
+            )
+            value = curs.fetchone()[0]
+            return 0 if value is None else int(value)
 
 
 class PgSubscription(ListenNotifySubscription[PgApplicationRecorder]):

@@ -55,6 +55,19 @@ class ExtraRow:
     values: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LogRow:
+    """One stored event as the log holds it, with its position, recording time and link."""
+
+    position: int
+    originator_id: UUID | str
+    originator_version: int
+    topic: str
+    state: bytes
+    recorded_at: datetime
+    link: bytes | None
+
+
 AppendHook = Callable[[Sequence[Appended]], Sequence[ExtraRow]]
 """Called inside the append transaction with what was assigned; returns rows to insert."""
 
@@ -140,10 +153,13 @@ def plan_append(head: Head, now: datetime, stored_events: Sequence[StoredEvent])
     """Assign gap-free positions, a non-decreasing recording time and chain links.
 
     Must be called while holding the append lock, with `head` read under that lock.
-    The recording time never goes backwards even if the database clock does, so that
-    "recorded at or before t" always cuts the log at a single position.
+    All events of one append share one recording time, and each append's time is later
+    than the previous one's (by at least a microsecond, even if the clock stepped back),
+    so "recorded at or before t" always cuts the log between two whole appends.
     """
-    recorded_at = now if head.recorded_at is None else max(now, head.recorded_at)
+    recorded_at = now
+    if head.recorded_at is not None:
+        recorded_at = max(now, head.recorded_at + timedelta(microseconds=1))
     link = head.link
     appended = []
     for offset, stored in enumerate(stored_events, start=1):

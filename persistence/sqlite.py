@@ -42,6 +42,7 @@ from persistence.records import (
     Appended,
     ExtraRow,
     Head,
+    LogRow,
     check_extra_row,
     extra_rows,
     from_micros,
@@ -203,6 +204,43 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
         return PollingSubscription(recorder=self, gt=gt, topics=topics)
+
+    def select_log(self, after: int, limit: int) -> list[LogRow]:
+        """The log after a position, in order, with recording times and chain links."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT e.position, e.originator_id, e.originator_version, e.topic, e.state, "
+                f"e.recorded_at, ch.link FROM {self.events_table_name} e "
+                "LEFT JOIN event_chain ch ON ch.position = e.position "
+                "WHERE e.position > ? ORDER BY e.position LIMIT ?",
+                (after, limit),
+            )
+            return [
+                LogRow(r[0], self.convert_originator_id(r[1]), r[2], r[3], bytes(r[4]),
+                       from_micros(r[5]), None if r[6] is None else bytes(r[6]))
+                for r in c.fetchall()
+            ]
+
+    def select_recorded(self, originator_id: UUID | str) -> list[tuple[int, int, datetime]]:
+        """(version, position, recorded_at) of each event of one aggregate, in order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT originator_version, position, recorded_at "
+                f"FROM {self.events_table_name} WHERE originator_id = ? "
+                "ORDER BY originator_version",
+                (originator_text(originator_id),),
+            )
+            return [(r[0], r[1], from_micros(r[2])) for r in c.fetchall()]
+
+    def position_known_at(self, instant: datetime) -> int:
+        """The last position recorded at or before `instant` (0 before the first event)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT max(position) FROM {self.events_table_name} WHERE recorded_at <= ?",
+                (to_micros(instant),),
+            )
+            value = c.fetchone()[0]
+            return 0 if value is None else int(value)
 
 
 def _sqlite_value(value: Any) -> Any:

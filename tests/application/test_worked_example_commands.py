@@ -187,3 +187,15 @@ class TestPostgreSQL(SQLiteScenario):
         application = LedgerApplication(env=environment_for(postgres_service_url()))
         application.ensure_rulebook()
         return application
+
+
+def test_history_gives_each_event_its_position_and_recording_time() -> None:
+    app = LedgerApplication(env=environment_for(fresh_sqlite_url()))
+    with acting_as(SUPERVISOR):
+        first = app.register_manager(business_id="M1", name="One", grade="B", unit="U")
+        second = app.change_grade("M1", grade="A", effective_on=date(2026, 4, 1), reason="promoted")
+    history = app.history(app.manager("M1").id)
+    assert [r for _, r in history] == [*first.events, *second.events]
+    assert [type(e).__name__ for e, _ in history] == ["Registered", "GradeChanged"]
+    # "As known at" the first recording time cuts the log just after the first event.
+    assert app.position_known_at(first.events[0].recorded_at) == first.events[0].position
