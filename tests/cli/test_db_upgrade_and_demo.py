@@ -20,7 +20,9 @@ def _run(args: list[str], env: dict[str, str]) -> str:
 
 
 def _check_demo(url: str, env: dict[str, str]) -> None:
-    assert "revision 0001" in _run(["db", "upgrade"], env)
+    from persistence.schema import head_revision
+
+    assert f"revision {head_revision()}" in _run(["db", "upgrade"], env)
     assert "demo bank loaded" in _run(["demo"], env)
     assert "already loaded" in _run(["demo"], env)
     app = LedgerApplication(env=environment_for(url))
