@@ -7,13 +7,9 @@ import sys
 
 import click
 
-from ledger.config import admin_database_url, application_environment, database_url
-
-
-def build_application():  # type: ignore[no-untyped-def]
-    from ledger.application import LedgerApplication  # noqa: PLC0415 - keep --help fast
-
-    return LedgerApplication(env=application_environment())
+from ledger.config import admin_database_url, database_url
+from ledger_cli.app import build_application
+from ledger_cli.verify import head_key, verify_command
 
 
 @click.group()
@@ -61,3 +57,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
         [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
          "--workers", str(count), "--access-logfile", "-", "api:create_app()"],
     )
+
+
+main.add_command(verify_command)
+main.add_command(head_key)

@@ -410,6 +410,18 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
                 for r in curs.fetchall()
             ]
 
+    def select_links(self, after: int, up_to: int | None, limit: int) -> list[tuple[int, bytes]]:
+        """Chain links after a position (up to one, if given), in order."""
+        bound = "" if up_to is None else " AND position <= %s"
+        params = (after,) if up_to is None else (after, up_to)
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT position, link FROM event_chain WHERE position > %s{bound} "
+                "ORDER BY position LIMIT %s",
+                (*params, limit),
+            )
+            return [(r[0], bytes(r[1])) for r in curs.fetchall()]
+
     def select_recorded(self, originator_id: UUID | str) -> list[tuple[int, int, datetime]]:
         """(version, position, recorded_at) of each event of one aggregate, in order."""
         with self.datastore.transaction(commit=False) as curs:

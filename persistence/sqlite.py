@@ -221,6 +221,18 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
                 for r in c.fetchall()
             ]
 
+    def select_links(self, after: int, up_to: int | None, limit: int) -> list[tuple[int, bytes]]:
+        """Chain links after a position (up to one, if given), in order."""
+        bound = "" if up_to is None else " AND position <= ?"
+        params = (after,) if up_to is None else (after, up_to)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT position, link FROM event_chain WHERE position > ?{bound} "
+                "ORDER BY position LIMIT ?",
+                (*params, limit),
+            )
+            return [(r[0], bytes(r[1])) for r in c.fetchall()]
+
     def select_recorded(self, originator_id: UUID | str) -> list[tuple[int, int, datetime]]:
         """(version, position, recorded_at) of each event of one aggregate, in order."""
         with self.datastore.transaction(commit=False) as c:

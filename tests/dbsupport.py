@@ -72,10 +72,36 @@ def _drop_database(dbname: str) -> None:
     _admin_execute(f"DROP DATABASE IF EXISTS {dbname}")
 
 
+def _pid_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _drop_stale_databases() -> None:
+    """Drop scratch databases left by test runs that were killed (their pid is gone)."""
+    conn = psycopg2.connect(ADMIN_URL)
+    try:
+        with conn.cursor() as curs:
+            curs.execute("SELECT datname FROM pg_database WHERE datname LIKE 'ledger_test_%'")
+            names = [row[0] for row in curs.fetchall()]
+    finally:
+        conn.close()
+    for name in names:
+        pid = name.split("_")[2]
+        if pid.isdigit() and not _pid_is_alive(int(pid)):
+            _drop_database(name)
+
+
 @cache
 def postgres_database() -> str:
     """Create and migrate one database for this test process; dropped at exit."""
     require_postgres()
+    _drop_stale_databases()
     dbname = f"ledger_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     _admin_execute(f"CREATE DATABASE {dbname}")
     atexit.register(_drop_database, dbname)
@@ -97,6 +123,8 @@ def reset_postgres() -> None:
     conn = psycopg2.connect(postgres_admin_url())
     try:
         with conn, conn.cursor() as curs:
+            # The log refuses TRUNCATE unless the maintenance path is taken explicitly.
+            curs.execute("SET LOCAL ledger.maintenance = 'on'")
             curs.execute(f"TRUNCATE {', '.join(LOG_TABLES)}")
     finally:
         conn.close()

@@ -159,3 +159,20 @@ def test_appends_succeed_although_the_service_role_may_not_lock_the_log_exclusiv
     assert recorder.insert_events(events(2)) == [3, 4]
     assert recorder.insert_events(events(1), append_hook=lambda _: [idempotency_row("x")]) == [5]
     assert recorder.max_notification_id() == 5
+
+
+def test_excess_privileges_is_empty_for_the_service_role_and_names_the_owners_extras() -> None:
+    from persistence.postgres import PgApplicationRecorder, PgDatastore
+    from persistence.privileges import excess_privileges
+    from persistence.url import libpq_dsn
+
+    service = PgDatastore(libpq_dsn(postgres_service_url()))
+    owner = PgDatastore(libpq_dsn(postgres_admin_url()))
+    try:
+        assert excess_privileges(PgApplicationRecorder(service)) == []
+        extras = excess_privileges(PgApplicationRecorder(owner))
+        assert "postgres may UPDATE events" in extras
+        assert "postgres may TRUNCATE idempotency" in extras
+    finally:
+        service.close()
+        owner.close()

@@ -1,0 +1,150 @@
+"""Recomputes the hash chain over the stored log and names the first position that is wrong.
+
+The log is read in bounded pages (events and chain links separately, merged here), so
+memory stays flat however long the log is. A wrong position is classified as:
+- `missing`: the event at this position is gone (a deleted row or a truncated tail);
+- `inserted`: a row the ledger did not write (no link of its own, or one that pushed
+  the genuine rows down a position);
+- `reordered`: the event here is genuine but belongs at another position;
+- `altered`: anything else whose link does not match (a changed byte of a state, topic,
+  version, originator or recording time, or a changed link).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from persistence.records import GENESIS_LINK, LogRow, chain_link, state_digest
+
+PAGE_SIZE = 10_000
+REORDER_WINDOW = 64
+"""How far either side of a bad position to look for the place a genuine event belongs."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    position: int
+    kind: str  # missing | inserted | reordered | altered
+    detail: str
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    head_position: int
+    head_link: bytes
+    head_recorded_at: datetime | None
+    first_bad: Problem | None = None
+
+
+class ChainSource(Protocol):
+    """What verify needs from a recorder: pages of events and pages of chain links."""
+
+    def select_log(self, after: int, limit: int) -> list[LogRow]: ...
+
+    def select_links(self, after: int, up_to: int | None, limit: int) -> list[tuple[int, bytes]]: ...
+
+
+def expected_link(previous: bytes, position: int, row: LogRow) -> bytes:
+    return chain_link(
+        previous,
+        position,
+        row.originator_id,
+        row.originator_version,
+        row.topic,
+        state_digest(row.state),
+        row.recorded_at,
+    )
+
+
+class _Walk:
+    """The state of one pass along the log: the last good position and link."""
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.link = GENESIS_LINK
+        self.recorded_at: datetime | None = None
+        self.checked = 0
+
+    def accept(self, row: LogRow, link: bytes) -> None:
+        self.position, self.link, self.recorded_at = row.position, link, row.recorded_at
+        self.checked += 1
+
+
+def verify(source: ChainSource, progress: Callable[[int], None] | None = None) -> VerifyResult:
+    """Walk the whole log; stop at the first wrong position and say what is wrong there."""
+    walk = _Walk()
+    pages = _pages(source)
+    for rows, links in pages:
+        problem = _check_page(walk, rows, links)
+        if progress is not None:
+            progress(len(rows))
+        if problem is None:
+            continue
+        if problem.kind in ("altered", "reordered"):
+            problem = _refine(source, walk, problem)
+        return _result(walk, problem)
+    orphan = source.select_links(walk.position, None, 1)
+    if orphan:
+        # Links beyond the last event: the events of the tail were deleted.
+        return _result(walk, Problem(walk.position + 1, "missing", "event gone, its link remains"))
+    return _result(walk, None)
+
+
+def _result(walk: _Walk, problem: Problem | None) -> VerifyResult:
+    return VerifyResult(
+        ok=problem is None,
+        checked=walk.checked,
+        head_position=walk.position,
+        head_link=walk.link,
+        head_recorded_at=walk.recorded_at,
+        first_bad=problem,
+    )
+
+
+def _pages(source: ChainSource) -> Iterator[tuple[list[LogRow], dict[int, bytes]]]:
+    after = 0
+    while True:
+        rows = source.select_log(after, PAGE_SIZE)
+        if not rows:
+            return
+        links = dict(source.select_links(after, rows[-1].position, PAGE_SIZE * 2))
+        yield rows, links
+        after = rows[-1].position
+
+
+def _check_page(walk: _Walk, rows: list[LogRow], links: dict[int, bytes]) -> Problem | None:
+    for row in rows:
+        expected_position = walk.position + 1
+        if row.position != expected_position:
+            return Problem(expected_position, "missing", f"next stored position is {row.position}")
+        stored = links.get(row.position)
+        if stored is None:
+            return Problem(row.position, "inserted", "event has no chain link")
+        if expected_link(walk.link, row.position, row) != stored:
+            return Problem(row.position, "altered", "link does not match the stored event")
+        walk.accept(row, stored)
+    return None
+
+
+def _refine(source: ChainSource, walk: _Walk, problem: Problem) -> Problem:
+    """Tell a reordered or inserted row from an altered one, looking at the neighbours."""
+    p = problem.position
+    low = max(1, p - REORDER_WINDOW)
+    rows = {r.position: r for r in source.select_log(low - 1, 2 * REORDER_WINDOW + 1)}
+    links = dict(source.select_links(low - 2, p + REORDER_WINDOW, 2 * REORDER_WINDOW + 3))
+    links[0] = GENESIS_LINK
+    here = rows.get(p)
+    following = rows.get(p + 1)
+    if following is not None and expected_link(walk.link, p, following) == links.get(p):
+        return Problem(p, "inserted", "a row was inserted here; the genuine event follows it")
+    if here is not None:
+        for q in range(low, p + REORDER_WINDOW + 1):
+            if q != p and q - 1 in links and q in links:
+                if expected_link(links[q - 1], q, here) == links[q]:
+                    return Problem(p, "reordered", f"the event stored here belongs at {q}")
+    return problem
