@@ -52,6 +52,7 @@ from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 
 from persistence.records import (
     Appended,
+    ChainInput,
     ExtraRow,
     Head,
     LogRow,
@@ -407,6 +408,24 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
             return [
                 LogRow(r[0], _uuid_or_text(r[1]), r[2], r[3], bytes(r[4]), r[5],
                        None if r[6] is None else bytes(r[6]))
+                for r in curs.fetchall()
+            ]
+
+    def select_chain_inputs(self, after: int, limit: int) -> list[ChainInput]:
+        """What verify hashes, page by page: the state's digest is computed in the database
+        so the states themselves never cross the wire."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT e.position, replace(e.originator_id::text, '-', ''), "
+                "e.originator_version, e.topic, sha256(e.state), "
+                "(extract(epoch FROM e.recorded_at) * 1000000)::bigint, c.link "
+                f"FROM {self.events_table_name} e "
+                "LEFT JOIN event_chain c ON c.position = e.position "
+                "WHERE e.position > %s ORDER BY e.position LIMIT %s",
+                (after, limit),
+            )
+            return [
+                ChainInput(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6] and bytes(r[6]))
                 for r in curs.fetchall()
             ]
 

@@ -9,6 +9,7 @@ they read the head they extend. Tables come from `migrations/`.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -40,6 +41,7 @@ from eventsourcing.utils import strtobool
 
 from persistence.records import (
     Appended,
+    ChainInput,
     ExtraRow,
     Head,
     LogRow,
@@ -218,6 +220,21 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
             return [
                 LogRow(r[0], self.convert_originator_id(r[1]), r[2], r[3], bytes(r[4]),
                        from_micros(r[5]), None if r[6] is None else bytes(r[6]))
+                for r in c.fetchall()
+            ]
+
+    def select_chain_inputs(self, after: int, limit: int) -> list[ChainInput]:
+        """What verify hashes, page by page (SQLite has no SHA-256, so it is done here)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT e.position, e.originator_id, e.originator_version, e.topic, e.state, "
+                f"e.recorded_at, ch.link FROM {self.events_table_name} e "
+                "LEFT JOIN event_chain ch ON ch.position = e.position "
+                "WHERE e.position > ? ORDER BY e.position LIMIT ?",
+                (after, limit),
+            )
+            return [
+                ChainInput(r[0], r[1], r[2], r[3], hashlib.sha256(r[4]).digest(), r[5], r[6])
                 for r in c.fetchall()
             ]
 

@@ -13,11 +13,12 @@ memory stays flat however long the log is. A wrong position is classified as:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from persistence.records import GENESIS_LINK, LogRow, chain_link, state_digest
+from persistence.records import GENESIS_LINK, ChainInput, from_micros, link_from_parts
 
 PAGE_SIZE = 10_000
 REORDER_WINDOW = 64
@@ -42,22 +43,23 @@ class VerifyResult:
 
 
 class ChainSource(Protocol):
-    """What verify needs from a recorder: pages of events and pages of chain links."""
+    """What verify needs from a recorder: pages of chain inputs and pages of links."""
 
-    def select_log(self, after: int, limit: int) -> list[LogRow]: ...
+    def select_chain_inputs(self, after: int, limit: int) -> list[ChainInput]: ...
 
     def select_links(self, after: int, up_to: int | None, limit: int) -> list[tuple[int, bytes]]: ...
 
 
-def expected_link(previous: bytes, position: int, row: LogRow) -> bytes:
-    return chain_link(
+def expected_link(previous: bytes, position: int, row: ChainInput) -> bytes:
+    """The link `row` should have if it stood at `position` after `previous`."""
+    return link_from_parts(
         previous,
         position,
-        row.originator_id,
+        row.originator,
         row.originator_version,
         row.topic,
-        state_digest(row.state),
-        row.recorded_at,
+        row.state_digest,
+        row.recorded_micros,
     )
 
 
@@ -67,20 +69,19 @@ class _Walk:
     def __init__(self) -> None:
         self.position = 0
         self.link = GENESIS_LINK
-        self.recorded_at: datetime | None = None
+        self.recorded_micros: int | None = None
         self.checked = 0
 
-    def accept(self, row: LogRow, link: bytes) -> None:
-        self.position, self.link, self.recorded_at = row.position, link, row.recorded_at
+    def accept(self, row: ChainInput, link: bytes) -> None:
+        self.position, self.link, self.recorded_micros = row.position, link, row.recorded_micros
         self.checked += 1
 
 
 def verify(source: ChainSource, progress: Callable[[int], None] | None = None) -> VerifyResult:
     """Walk the whole log; stop at the first wrong position and say what is wrong there."""
     walk = _Walk()
-    pages = _pages(source)
-    for rows, links in pages:
-        problem = _check_page(walk, rows, links)
+    for rows in _pages(source):
+        problem = _check_page(walk, rows)
         if progress is not None:
             progress(len(rows))
         if problem is None:
@@ -101,28 +102,26 @@ def _result(walk: _Walk, problem: Problem | None) -> VerifyResult:
         checked=walk.checked,
         head_position=walk.position,
         head_link=walk.link,
-        head_recorded_at=walk.recorded_at,
+        head_recorded_at=None if walk.recorded_micros is None else from_micros(walk.recorded_micros),
         first_bad=problem,
     )
 
 
-def _pages(source: ChainSource) -> Iterator[tuple[list[LogRow], dict[int, bytes]]]:
-    after = 0
-    while True:
-        rows = source.select_log(after, PAGE_SIZE)
-        if not rows:
-            return
-        links = dict(source.select_links(after, rows[-1].position, PAGE_SIZE * 2))
-        yield rows, links
-        after = rows[-1].position
+def _pages(source: ChainSource) -> Iterator[list[ChainInput]]:
+    """Pages of the log; the next page is read while the current one is hashed."""
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        upcoming = reader.submit(source.select_chain_inputs, 0, PAGE_SIZE)
+        while rows := upcoming.result():
+            upcoming = reader.submit(source.select_chain_inputs, rows[-1].position, PAGE_SIZE)
+            yield rows
 
 
-def _check_page(walk: _Walk, rows: list[LogRow], links: dict[int, bytes]) -> Problem | None:
+def _check_page(walk: _Walk, rows: list[ChainInput]) -> Problem | None:
     for row in rows:
         expected_position = walk.position + 1
         if row.position != expected_position:
             return Problem(expected_position, "missing", f"next stored position is {row.position}")
-        stored = links.get(row.position)
+        stored = row.stored_link
         if stored is None:
             return Problem(row.position, "inserted", "event has no chain link")
         if expected_link(walk.link, row.position, row) != stored:
@@ -135,7 +134,7 @@ def _refine(source: ChainSource, walk: _Walk, problem: Problem) -> Problem:
     """Tell a reordered or inserted row from an altered one, looking at the neighbours."""
     p = problem.position
     low = max(1, p - REORDER_WINDOW)
-    rows = {r.position: r for r in source.select_log(low - 1, 2 * REORDER_WINDOW + 1)}
+    rows = {r.position: r for r in source.select_chain_inputs(low - 1, 2 * REORDER_WINDOW + 1)}
     links = dict(source.select_links(low - 2, p + REORDER_WINDOW, 2 * REORDER_WINDOW + 3))
     links[0] = GENESIS_LINK
     here = rows.get(p)
