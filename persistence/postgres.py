@@ -103,6 +103,42 @@ class PgCursor(Cursor):
         return self.raw.fetchone()
 
 
+class TxCursor:
+    """A psycopg2 cursor that opens its transaction with the first statement it sends,
+    and can close it with the last (`commit=True`), saving two round trips."""
+
+    def __init__(self, raw: psycopg2.extensions.cursor, *, begin: bool) -> None:
+        self.raw = raw
+        self.began = False
+        self.committed = False
+        self._begin = begin
+
+    def execute(self, statement: str | bytes, params: Any = None, *, commit: bool = False) -> None:
+        sql = self.raw.mogrify(statement, params) if params is not None else statement
+        if isinstance(sql, str):
+            sql = sql.encode()
+        if self._begin and not self.began:
+            sql = b"BEGIN; " + sql
+            self.began = True
+        if commit:
+            sql += b"; COMMIT"
+        self.raw.execute(sql)
+        self.committed = commit
+
+    def mogrify(self, statement: str, params: Any) -> bytes:
+        return bytes(self.raw.mogrify(statement, params))
+
+    def fetchone(self) -> Any:
+        return self.raw.fetchone()
+
+    def fetchall(self) -> Any:
+        return self.raw.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return int(self.raw.rowcount)
+
+
 class PgConnection(Connection[PgCursor]):
     def __init__(self, raw: psycopg2.extensions.connection, max_age: float | None) -> None:
         super().__init__(max_age=max_age)
@@ -133,6 +169,7 @@ class PgConnectionPool(ConnectionPool[PgConnection]):
     def _create_connection(self) -> PgConnection:
         try:
             raw = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout)
+            raw.autocommit = True  # transactions are spelled out: see PgDatastore.transaction
         except psycopg2.Error as e:
             raise translate(e) from e
         return PgConnection(raw, max_age=self.max_age)
@@ -169,28 +206,36 @@ class PgDatastore:
             self.pool.put_connection(conn)
 
     @contextlib.contextmanager
-    def transaction(self, *, commit: bool) -> Iterator[psycopg2.extensions.cursor]:
-        """A cursor in one transaction; committed only when asked, rolled back on error."""
+    def transaction(self, *, commit: bool) -> Iterator[TxCursor]:
+        """A cursor for one transaction, or for single-statement reads when not committing.
+
+        Connections run in autocommit mode and transactions are spelled out in SQL, so
+        that BEGIN rides along with the first statement and COMMIT with the last one
+        (`execute(..., commit=True)`): an append costs two round trips, a read one.
+        """
         with self.connection() as conn:
+            curs = TxCursor(conn.raw.cursor(), begin=commit)
             try:
-                with conn.raw.cursor() as curs:
-                    yield curs
-                if commit:
-                    conn.raw.commit()
-                else:
-                    conn.raw.rollback()
+                yield curs
+                if commit and not curs.committed:
+                    curs.raw.execute("COMMIT")
             except psycopg2.Error as e:
-                self._rollback_quietly(conn)
+                self._abandon(conn, curs)
                 raise translate(e) from e
             except BaseException:
-                self._rollback_quietly(conn)
+                self._abandon(conn, curs)
                 raise
+            finally:
+                curs.raw.close()
 
     @staticmethod
-    def _rollback_quietly(conn: PgConnection) -> None:
-        # A broken connection cannot roll back; close it so the pool replaces it.
+    def _abandon(conn: PgConnection, curs: TxCursor) -> None:
+        # Roll back an open transaction block; a broken connection is closed instead,
+        # so the pool replaces it rather than handing out a connection mid-transaction.
+        if not curs.began or curs.committed:
+            return
         try:
-            conn.raw.rollback()
+            curs.raw.execute("ROLLBACK")
         except psycopg2.Error:
             conn.close()
 
@@ -221,17 +266,17 @@ class PgAggregateRecorder(AggregateRecorder):
             self._insert_plain(curs, stored_events)
         return None
 
-    def _insert_plain(
-        self, curs: psycopg2.extensions.cursor, stored_events: Sequence[StoredEvent]
-    ) -> None:
+    def _insert_plain(self, curs: TxCursor, stored_events: Sequence[StoredEvent]) -> None:
         if not stored_events:
             return
-        psycopg2.extras.execute_values(
-            curs,
+        values = b",".join(
+            curs.mogrify("(%s,%s,%s,%s)", (s.originator_id, s.originator_version, s.topic, s.state))
+            for s in stored_events
+        )
+        curs.execute(
             f"INSERT INTO {self.events_table_name} "
-            "(originator_id, originator_version, topic, state) VALUES %s",
-            [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events],
-            page_size=1000,
+            "(originator_id, originator_version, topic, state) VALUES ".encode() + values,
+            commit=True,
         )
 
     def select_events(
@@ -293,7 +338,7 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
 
     def _insert_events(
         self,
-        curs: psycopg2.extensions.cursor,
+        curs: TxCursor,
         stored_events: Sequence[StoredEvent],
         **kwargs: Any,
     ) -> Sequence[int] | None:
@@ -305,40 +350,38 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
         now, position, recorded_at, link = curs.fetchone()
         head = Head(position=position or 0, recorded_at=recorded_at, link=bytes(link or bytes(32)))
         appended = plan_append(head, now, stored_events)
-        self._write_events(curs, stored_events, appended)
-        for row in extra_rows(kwargs, appended):
-            self._write_extra(curs, row)
+        # The second and last round trip: the events, their chain links, any extra rows,
+        # the wake-up for followers (delivered only on commit), and the COMMIT itself.
+        statements = [
+            self._events_insert(curs, stored_events, appended),
+            *(self._extra_insert(curs, row) for row in extra_rows(kwargs, appended)),
+            f"NOTIFY {NOTIFY_CHANNEL}".encode(),
+        ]
+        curs.execute(b"; ".join(statements), commit=True)
         return [a.position for a in appended]
 
-    def _write_events(
-        self,
-        curs: psycopg2.extensions.cursor,
-        stored_events: Sequence[StoredEvent],
-        appended: Sequence[Appended],
-    ) -> None:
-        # One round trip: the events, their chain links, and the wake-up for followers
-        # (PostgreSQL delivers a NOTIFY only when the transaction commits).
+    def _events_insert(
+        self, curs: TxCursor, stored_events: Sequence[StoredEvent], appended: Sequence[Appended]
+    ) -> bytes:
         event_rows = [
             (a.position, s.originator_id, s.originator_version, s.topic, s.state, a.recorded_at)
             for s, a in zip(stored_events, appended, strict=True)
         ]
-        chain_rows = [(a.position, a.link) for a in appended]
         values_events = b",".join(curs.mogrify("(%s,%s,%s,%s,%s,%s)", r) for r in event_rows)
-        values_chain = b",".join(curs.mogrify("(%s,%s)", r) for r in chain_rows)
-        curs.execute(
+        values_chain = b",".join(curs.mogrify("(%s,%s)", (a.position, a.link)) for a in appended)
+        return (
             f"INSERT INTO {self.events_table_name} (position, originator_id, "
             "originator_version, topic, state, recorded_at) VALUES ".encode()
             + values_events
             + b"; INSERT INTO event_chain (position, link) VALUES "
             + values_chain
-            + f"; NOTIFY {NOTIFY_CHANNEL}".encode()
         )
 
     @staticmethod
-    def _write_extra(curs: psycopg2.extensions.cursor, row: ExtraRow) -> None:
+    def _extra_insert(curs: TxCursor, row: ExtraRow) -> bytes:
         columns = check_extra_row(row)
         placeholders = ", ".join(["%s"] * len(columns))
-        curs.execute(
+        return curs.mogrify(
             f"INSERT INTO {row.table} ({', '.join(columns)}) VALUES ({placeholders})",
             [row.values[c] for c in columns],
         )
@@ -528,7 +571,7 @@ class PgTrackingRecorder(TrackingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, tracking)
 
-    def _insert_tracking(self, curs: psycopg2.extensions.cursor, tracking: Tracking) -> None:
+    def _insert_tracking(self, curs: TxCursor, tracking: Tracking) -> None:
         curs.execute(
             self.insert_tracking_statement,
             (tracking.application_name, tracking.notification_id),
@@ -556,7 +599,7 @@ class PgProcessRecorder(PgTrackingRecorder, PgApplicationRecorder, ProcessRecord
 
     def _insert_events(
         self,
-        curs: psycopg2.extensions.cursor,
+        curs: TxCursor,
         stored_events: Sequence[StoredEvent],
         **kwargs: Any,
     ) -> Sequence[int] | None:
