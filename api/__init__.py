@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask, jsonify
 
-from ledger.application import LedgerApplication
 from ledger.config import application_environment
 
 LEDGER = "ledger"
+API = "ledger.api"
+API_VERSION = "1.0.0"
+MAX_BODY_BYTES = 2 * 1024 * 1024  # a full batch of 1000 postings is about 300 KB
+
+OPENAPI_CONFIG: dict[str, Any] = {
+    "API_TITLE": "Customer-manager assessment ledger",
+    "API_VERSION": API_VERSION,
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Builds the app and its one LedgerApplication (per process: never at import time)."""
+    """Builds the app and its one ledger application (per process: never at import time)."""
+    from api.ledger_app import ApiLedgerApplication
+
     app = Flask(__name__)
+    app.config.update(OPENAPI_CONFIG)
+    app.config["MAX_CONTENT_LENGTH"] = int(os.environ.get("LEDGER_MAX_BODY_BYTES", MAX_BODY_BYTES))
     app.config.update(config or {})
     env = app.config.get("LEDGER_ENV") or application_environment()
-    app.extensions[LEDGER] = LedgerApplication(env=env)
+    ledger = ApiLedgerApplication(env=env)
+    app.extensions[LEDGER] = ledger
+    _wire(app, ledger, env)
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -25,3 +42,44 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return jsonify(status="ok")
 
     return app
+
+
+def _wire(app: Flask, ledger: Any, env: dict[str, str]) -> None:
+    # Imported here so `import api` stays cheap and builds nothing.
+    from api import auth, common, errors, figures, ops, tokens
+    from api.sql import SupportTables
+
+    app.json = common.LedgerJSONProvider(app)
+    app.extensions[common.SUPPORT] = SupportTables(ledger.recorder)
+    app.extensions[auth.TOKENS] = tokens.TokenStore(ledger.recorder)
+    metrics = ops.Metrics()
+    ledger.on_recorded = metrics.count_events
+    ops.register_operations(app, env, metrics)  # request ids first: every answer carries one
+    auth.register_authentication(app)
+    errors.register_error_handlers(app)
+    figures.register_lag_handler(app)
+    api = errors.LedgerApi(app)
+    api.spec.components.security_scheme("bearerAuth", auth.BEARER_SCHEME)
+    common.register_fields(api)
+    app.extensions[API] = api
+    for blueprint in _blueprints():
+        api.register_blueprint(blueprint, url_prefix="/api/v1")
+
+
+def _blueprints() -> list[Any]:
+    from api import (
+        adjustments,
+        audit,
+        contributions,
+        customers,
+        deductions,
+        disputes,
+        figures,
+        managers,
+        periods,
+        rulesets,
+    )
+
+    modules = (managers, customers, contributions, deductions, disputes, adjustments,
+               rulesets, periods, figures, audit)
+    return [module.blp for module in modules]

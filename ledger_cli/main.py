@@ -9,6 +9,7 @@ import click
 
 from ledger.config import admin_database_url, database_url
 from ledger_cli.app import build_application
+from ledger_cli.tokens import import_, token
 from ledger_cli.verify import head_key, verify_command
 
 
@@ -36,11 +37,15 @@ def upgrade() -> None:
 
 @main.command()
 def demo() -> None:
-    """Load a small demo bank (the worked example of DESIGN §4 among it)."""
+    """Load a small demo bank (the worked example of DESIGN §4 among it); print a token per role."""
+    from api.tokens import create_demo_tokens  # noqa: PLC0415
     from ledger.demo import load_demo  # noqa: PLC0415
 
-    loaded = load_demo(build_application())
+    app = build_application()
+    loaded = load_demo(app)
     click.echo("demo bank loaded" if loaded else "demo bank already loaded")
+    for role, secret in create_demo_tokens(app.recorder).items():
+        click.echo(f"{role:<11} {secret}")
 
 
 @main.command()
@@ -61,3 +66,5 @@ def serve(host: str, port: int, workers: int | None) -> None:
 
 main.add_command(verify_command)
 main.add_command(head_key)
+main.add_command(token)
+main.add_command(import_)

@@ -1,0 +1,178 @@
+"""Deductions (差错积分): recorded by supervisors or posted by integrators, then disputed.
+
+An integrator's deduction carries its source keys, which fix its id, so a retried posting
+is answered "duplicate" (nothing appended) or refused as a conflict (409).
+"""
+# flask-smorest ships no type hints, so its route decorators are untyped.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import marshmallow as ma
+from flask import Response
+
+from api.auth import acting_manager_id, require_own, with_source
+from api.common import (
+    CommandSchema,
+    LedgerBlueprint,
+    answer,
+    evidence,
+    identifier,
+    json_response,
+    ledger,
+    receipt_body,
+    run_command,
+    schema_of,
+    text,
+)
+from api.idempotency import Finish, Reply
+from api.trail import TrailStepSchema, trail
+from ledger.application import Receipt
+from ledger.deduction import Deduction
+from ledger.errors import DuplicateFact
+from ledger.ids import deduction_external_id
+
+blp = LedgerBlueprint("deductions", __name__, description="Deductions and their disputes")
+
+# What makes a repeated integrator posting the same deduction.
+COMPARED = ("manager_id", "rule_code", "occurrences", "aggravated", "disqualify",
+            "effective_on", "description", "customer_id", "evidence")
+
+
+def strict_boolean(**kwargs: Any) -> ma.fields.Boolean:
+    return ma.fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+
+
+class DeductionIn(ma.Schema):
+    manager_id = identifier(required=True)
+    rule_code = identifier(required=True)
+    occurrences = ma.fields.Integer(required=True, strict=True,
+                                    validate=ma.validate.Range(1, 1000))
+    aggravated = strict_boolean(required=True)
+    disqualify = strict_boolean(load_default=False)
+    effective_on = ma.fields.Date(required=True)
+    description = text(required=True)
+    customer_id = identifier(load_default=None, allow_none=True)
+    evidence = evidence()
+    source_system = identifier(load_default=None, allow_none=True)
+    external_id = identifier(load_default=None, allow_none=True)
+
+
+class DisputeIn(ma.Schema):
+    reason = text(required=True)
+    evidence = evidence()
+
+
+class DeductionFields(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    manager_id = ma.fields.String(required=True)
+    rule_code = ma.fields.String(required=True)
+    occurrences = ma.fields.Integer(required=True)
+    aggravated = ma.fields.Boolean(required=True)
+    disqualify = ma.fields.Boolean(required=True)
+    effective_on = ma.fields.Date(required=True)
+    description = ma.fields.String(required=True)
+    customer_id = ma.fields.String(allow_none=True, required=True)
+    evidence = ma.fields.List(ma.fields.String(), required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(
+        ["active", "amended", "voided"]))
+    points = ma.fields.Integer(required=True, metadata={"description": "error points counted"})
+    score_delta = ma.fields.Integer(required=True, metadata={"description": "score points"})
+    ruleset_version = ma.fields.String(required=True)
+    recorded_by = ma.fields.String(required=True)
+    source_system = ma.fields.String(allow_none=True, required=True)
+    external_id = ma.fields.String(allow_none=True, required=True)
+
+
+class DeductionOut(DeductionFields, CommandSchema):
+    result = ma.fields.String(required=True, validate=ma.validate.OneOf(["created", "duplicate"]))
+
+
+class DeductionDetailOut(DeductionFields):
+    trail = ma.fields.List(ma.fields.Nested(TrailStepSchema), required=True)
+
+
+class DisputeFiledOut(CommandSchema):
+    id = ma.fields.UUID(required=True)
+    deduction_id = ma.fields.UUID(required=True)
+    manager_id = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    due_on = ma.fields.Date(allow_none=True, required=True)
+
+
+def deduction_view(deduction: Deduction, source: tuple[str | None, str | None]) -> dict[str, Any]:
+    score = ledger().ruleset(deduction.ruleset_version).score
+    points = deduction.error_points(score.aggravation_factor)
+    view = {name: getattr(deduction, name) for name in (
+        *COMPARED, "id", "status", "ruleset_version", "recorded_by")}
+    return {**view, "points": points, "score_delta": -points * score.points_to_score,
+            "source_system": source[0], "external_id": source[1]}
+
+
+@blp.route("/deductions", methods=["POST"])
+@blp.allow("supervisor", "integrator")
+@blp.command()
+@blp.arguments(DeductionIn)
+@blp.response(201, DeductionOut)
+@blp.alt_response(200, schema=DeductionOut, description="Already recorded (a duplicate)")
+def record_deduction(body: dict[str, Any]) -> Response:
+    """Record a deduction"""
+    source = (body["source_system"], body["external_id"])
+
+    def describe(aggregates: Sequence[Any], note: Any) -> Finish:
+        view = {**deduction_view(aggregates[0], source), "result": "created"}
+        resource = schema_of(DeductionOut).dump(view)
+        return lambda receipt: Reply(201, {**resource, **receipt_body(receipt)})
+
+    try:
+        with with_source(*source):
+            return run_command(lambda app: app.record_deduction(**body), describe)
+    except DuplicateFact:
+        if None in source:
+            raise
+        return _repeated(body, source)
+
+
+def _repeated(body: dict[str, Any], source: tuple[Any, Any]) -> Response:
+    stored = ledger().deduction(deduction_external_id(*source))
+    if any(getattr(stored, name) != body[name] for name in COMPARED):
+        raise DuplicateFact(f"deduction {source[0]}/{source[1]} was already recorded with "
+                            "other values", rule="PostingsAreIdentifiedByTheirSourceKeys")
+    resource = {**deduction_view(stored, source), "result": "duplicate"}
+    return json_response({**schema_of(DeductionOut).dump(resource), **receipt_body(Receipt())})
+
+
+@blp.route("/deductions/<uuid:deduction_id>", methods=["GET"])
+@blp.allow("auditor", "supervisor", "manager")
+@blp.response(200, DeductionDetailOut)
+def get_deduction(deduction_id: UUID) -> dict[str, Any]:
+    """A deduction, its status and its whole trail (managers: their own only)"""
+    app = ledger()
+    deduction = app.deduction(deduction_id)
+    require_own(deduction.manager_id)
+    history = app.history(deduction_id)
+    first = history[0][0]
+    view = deduction_view(deduction, (first.source_system, first.external_id))
+    return {**view, "trail": trail(history)}
+
+
+@blp.route("/deductions/<uuid:deduction_id>/disputes", methods=["POST"])
+@blp.allow("manager")
+@blp.command()
+@blp.arguments(DisputeIn)
+@blp.response(201, DisputeFiledOut)
+def file_dispute(body: dict[str, Any], deduction_id: UUID) -> Response:
+    """Dispute a deduction (only the manager who received it)"""
+    return run_command(
+        lambda app: app.file_dispute(deduction_id, filed_by_manager_id=acting_manager_id(), **body),
+        answer(201, DisputeFiledOut, lambda aggregates: dispute_filed_view(aggregates[0])),
+    )
+
+
+def dispute_filed_view(dispute: Any) -> dict[str, Any]:
+    return {"id": dispute.id, "deduction_id": dispute.deduction_id,
+            "manager_id": dispute.manager_id, "status": dispute.status, "due_on": dispute.due_on}

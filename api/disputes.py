@@ -1,0 +1,173 @@
+"""Disputes and appeals: comments, decisions, the trail, and the reviewers' queues (§3.5).
+
+Who may take each step is checked twice, by layer: the route admits roles, and the ledger's
+rules refuse the wrong person (only the owner disputes or appeals; the recorder never
+decides). A manager sees and comments only on disputes about their own deductions.
+"""
+# flask-smorest ships no type hints, so its route decorators are untyped.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import marshmallow as ma
+from flask import Response
+
+from api.auth import acting_manager_id, require_own
+from api.common import CommandSchema, LedgerBlueprint, answer, evidence, ledger, run_command, text
+from api.figures import figures
+from api.trail import TrailStepSchema, trail
+from ledger.dispute import OUTCOMES
+
+blp = LedgerBlueprint("disputes", __name__, description="Disputes, decisions and appeals")
+
+STATUSES = ("open", "decided", "appealed", "appeal_decided")
+MAX_QUEUE = 1000
+DISPUTE_ATTRIBUTES = ("id", "deduction_id", "manager_id", "status", "outcome", "points",
+                      "appeal_outcome", "appeal_points", "due_on", "decided_on", "comment_count")
+
+
+class CommentIn(ma.Schema):
+    text = text(required=True)
+    evidence = evidence()
+
+
+class DecisionIn(ma.Schema):
+    outcome = ma.fields.String(required=True, validate=ma.validate.OneOf(OUTCOMES))
+    points = ma.fields.Integer(strict=True, load_default=None, allow_none=True,
+                               metadata={"description": "new total error points, "
+                                         "only when partly_upheld"})
+    reason = text(required=True)
+
+
+class AppealIn(ma.Schema):
+    reason = text(required=True)
+
+
+class QueueArgs(ma.Schema):
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+    overdue = ma.fields.Boolean()
+    manager_id = ma.fields.String(validate=ma.validate.Length(1, 64))
+    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(1, MAX_QUEUE))
+
+
+class DisputeFields(ma.Schema):
+    id = ma.fields.UUID(required=True)
+    deduction_id = ma.fields.UUID(required=True)
+    manager_id = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES))
+    outcome = ma.fields.String(allow_none=True, required=True)
+    points = ma.fields.Integer(allow_none=True, required=True)
+    appeal_outcome = ma.fields.String(allow_none=True, required=True)
+    appeal_points = ma.fields.Integer(allow_none=True, required=True)
+    due_on = ma.fields.Date(allow_none=True, required=True)
+    decided_on = ma.fields.Date(allow_none=True, required=True)
+    comment_count = ma.fields.Integer(required=True)
+
+
+class DisputeOut(DisputeFields, CommandSchema):
+    deduction_status = ma.fields.String(metadata={"description": "after a decision"})
+
+
+class DisputeDetailOut(DisputeFields):
+    trail = ma.fields.List(ma.fields.Nested(TrailStepSchema), required=True)
+
+
+class QueueItemOut(ma.Schema):
+    id = ma.fields.UUID(required=True, attribute="dispute_id")
+    deduction_id = ma.fields.UUID(required=True)
+    manager_id = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    due_on = ma.fields.Date(allow_none=True, required=True)
+    overdue = ma.fields.Boolean(required=True)
+
+
+class QueueOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(QueueItemOut), required=True)
+    today = ma.fields.Date(required=True)
+
+
+def dispute_view(aggregates: Sequence[Any]) -> dict[str, Any]:
+    dispute = aggregates[0]
+    view = {name: getattr(dispute, name) for name in DISPUTE_ATTRIBUTES}
+    if len(aggregates) > 1:  # a decision saves the deduction it corrects too
+        view["deduction_status"] = aggregates[1].status
+    return view
+
+
+def _parties_only(dispute_id: UUID) -> None:
+    require_own(ledger().dispute(dispute_id).manager_id)
+
+
+@blp.route("/disputes/<uuid:dispute_id>/comments", methods=["POST"])
+@blp.allow("manager", "supervisor", "approver")
+@blp.command()
+@blp.arguments(CommentIn)
+@blp.response(200, DisputeOut)
+def comment(body: dict[str, Any], dispute_id: UUID) -> Response:
+    """Comment on a dispute, or add evidence to it"""
+    _parties_only(dispute_id)
+    return run_command(lambda app: app.comment_on_dispute(dispute_id, **body),
+                       answer(200, DisputeOut, dispute_view))
+
+
+@blp.route("/disputes/<uuid:dispute_id>/decision", methods=["POST"])
+@blp.allow("supervisor")
+@blp.command()
+@blp.arguments(DecisionIn)
+@blp.response(200, DisputeOut)
+def decide(body: dict[str, Any], dispute_id: UUID) -> Response:
+    """Decide a dispute (never by whoever recorded the deduction)"""
+    return run_command(lambda app: app.decide_dispute(dispute_id, **body),
+                       answer(200, DisputeOut, dispute_view))
+
+
+@blp.route("/disputes/<uuid:dispute_id>/appeal", methods=["POST"])
+@blp.allow("manager")
+@blp.command()
+@blp.arguments(AppealIn)
+@blp.response(200, DisputeOut)
+def appeal(body: dict[str, Any], dispute_id: UUID) -> Response:
+    """Appeal a rejected or partly upheld dispute (only its manager)"""
+    return run_command(
+        lambda app: app.file_appeal(dispute_id, appellant_manager_id=acting_manager_id(), **body),
+        answer(200, DisputeOut, dispute_view),
+    )
+
+
+@blp.route("/disputes/<uuid:dispute_id>/appeal/decision", methods=["POST"])
+@blp.allow("approver")
+@blp.command()
+@blp.arguments(DecisionIn)
+@blp.response(200, DisputeOut)
+def decide_appeal(body: dict[str, Any], dispute_id: UUID) -> Response:
+    """Decide an appeal; the decision is final"""
+    return run_command(lambda app: app.decide_appeal(dispute_id, **body),
+                       answer(200, DisputeOut, dispute_view))
+
+
+@blp.route("/disputes/<uuid:dispute_id>", methods=["GET"])
+@blp.allow("auditor", "supervisor", "approver", "manager")
+@blp.response(200, DisputeDetailOut)
+def get_dispute(dispute_id: UUID) -> dict[str, Any]:
+    """A dispute and its whole trail, in order, with actors and times"""
+    app = ledger()
+    dispute = app.dispute(dispute_id)
+    require_own(dispute.manager_id)
+    return {**dispute_view([dispute]), "trail": trail(app.history(dispute_id))}
+
+
+@blp.route("/disputes", methods=["GET"])
+@blp.allow("supervisor", "approver", "auditor")
+@blp.arguments(QueueArgs, location="query")
+@blp.response(200, QueueOut)
+def queue(args: dict[str, Any]) -> dict[str, Any]:
+    """Dispute queues: by status, overdue, manager"""
+    today = ledger().today()
+    items = figures().disputes(
+        status=args.get("status"), overdue=args.get("overdue"),
+        manager_id=args.get("manager_id"), today=today, limit=args["limit"])
+    return {"items": items, "today": today}

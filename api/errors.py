@@ -1,0 +1,179 @@
+"""Problem details (RFC 9457): one table from the ledger's errors to HTTP, and the handlers.
+
+Every refusal, whether the ledger's or HTTP's own (unknown route, body too large, bad
+JSON), answers `application/problem+json` with `type`, `title`, `status` and `detail`;
+validation problems add `errors` (field -> messages). No domain error becomes a 500.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import marshmallow as ma
+from eventsourcing.persistence import IntegrityError
+from flask import Flask, Response, g, request
+from flask_smorest import Api  # type: ignore[import-untyped]
+from flask_smorest.utils import prepare_response  # type: ignore[import-untyped]
+from werkzeug.exceptions import HTTPException
+
+from ledger.errors import (
+    Conflict,
+    DeadlinePassed,
+    DuplicateFact,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    NotPermitted,
+    RuleViolation,
+)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+MAX_MESSAGES = 200  # bound a problem report even for a batch full of mistakes
+
+# The one table: most specific class first, since the first match wins.
+STATUS_OF: tuple[tuple[type[Exception], int, str], ...] = (
+    (InvalidInput, 422, "invalid-input"),
+    (NotFound, 404, "not-found"),
+    (NotPermitted, 403, "not-permitted"),
+    (DeadlinePassed, 409, "deadline-passed"),
+    (DuplicateFact, 409, "duplicate-fact"),
+    (RuleViolation, 409, "rule-violation"),
+    (Conflict, 409, "conflict"),
+    (LedgerError, 409, "refused"),
+    # Two writers changed the same aggregate at once: the later one is refused whole.
+    (IntegrityError, 409, "concurrent-change"),
+)
+
+
+class ProblemSchema(ma.Schema):
+    """An RFC 9457 problem report (documentation only; `problem()` builds the body)."""
+
+    class Meta:
+        unknown = ma.INCLUDE  # extension members are allowed by the RFC
+
+    type = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String(required=True)
+    instance = ma.fields.String()
+    request_id = ma.fields.String()
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "field -> messages (422 only)"},
+    )
+    rule = ma.fields.String(allow_none=True, metadata={"description": "the business rule"})
+    current_state = ma.fields.String(allow_none=True)
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """A problem+json response; `extra` adds members such as `errors` or `rule`."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug if slug else "about:blank",
+        "title": title or http.HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        "request_id": g.get("request_id", "-"),
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    response = Response(json.dumps(body, ensure_ascii=False), status, mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+def classify(error: Exception) -> tuple[int, str]:
+    """The status and problem type of a refusal, from the one table."""
+    for cls, status, slug in STATUS_OF:
+        if isinstance(error, cls):
+            return status, slug
+    return 409, "refused"
+
+
+def ledger_problem(error: Exception) -> Response:
+    """The problem report for a refusal by the ledger (or a concurrent change)."""
+    status, slug = classify(error)
+    if not isinstance(error, LedgerError):
+        return problem(status, "another request changed this data first; retry", slug=slug,
+                       title="Concurrent change")
+    errors = error.errors if isinstance(error, InvalidInput) else None
+    return problem(
+        status, error.detail, slug=slug, title=error.title, errors=errors, rule=error.rule,
+        current_state=getattr(error, "current_state", None),
+    )
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as flat `field.path -> messages` (location dropped)."""
+    if isinstance(messages, Mapping):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            flat.update(flatten_messages(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if isinstance(messages, (list, tuple)):
+        return {prefix or "body": [str(m) for m in messages][:MAX_MESSAGES]}
+    return {prefix or "body": [str(messages)]}
+
+
+def _validation_errors(error: HTTPException) -> dict[str, list[str]] | None:
+    data = getattr(error, "data", None) or {}
+    messages = data.get("errors") or data.get("messages")
+    if messages is None:
+        return None
+    # webargs keys messages by location first ("json", "query"); the field names suffice.
+    if isinstance(messages, Mapping) and set(messages) <= {"json", "query", "headers", "view_args"}:
+        merged: dict[str, list[str]] = {}
+        for part in messages.values():
+            merged.update(flatten_messages(part))
+        return dict(list(merged.items())[:MAX_MESSAGES])
+    return flatten_messages(messages)
+
+
+class LedgerApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
+    """flask-smorest's Api, answering and documenting every error as problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        status = error.code or 500
+        errors = _validation_errors(error)
+        headers = dict((getattr(error, "data", None) or {}).get("headers") or {})
+        if status == 400 and errors:
+            return problem(400, "the request body is not readable JSON", slug="unreadable-json",
+                           headers=headers)
+        if status == 422:
+            detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in (errors or {}).items())
+            return problem(422, detail or "invalid input", slug="invalid-input",
+                           title="Invalid input", errors=errors or {}, headers=headers)
+        if status >= 500:
+            return problem(status, "the server could not answer; the request id is logged")
+        return problem(status, error.description or http.HTTPStatus(status).phrase,
+                       headers=headers)
+
+    def _register_responses(self) -> None:
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "A problem report", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Refusals by the ledger become problem reports (HTTP errors are LedgerApi's)."""
+    app.register_error_handler(LedgerError, ledger_problem)
+    app.register_error_handler(IntegrityError, ledger_problem)

@@ -1,0 +1,179 @@
+"""Figures: a manager's score, pay, portfolio and timeline, at any `as_of` and `known_at`.
+
+The queries are `projections.queries.Figures`, built once per process on first use and
+imported only then, so the API runs (answering 503 here) even where that module is absent.
+Every figure echoes the cut it was taken at and the rule-set version that produced it;
+projections behind the log beyond their bound answer 503 with Retry-After, never a stale
+figure presented as current.
+"""
+# flask-smorest ships no type hints, so its route decorators are untyped.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, Response, current_app
+from werkzeug.exceptions import ServiceUnavailable
+
+from api.auth import require_own
+from api.common import Instant, LedgerBlueprint, Money, ledger
+from api.errors import problem
+from ledger.errors import LedgerError
+from ledger.periods import Period
+
+blp = LedgerBlueprint("figures", __name__, description="Scores, pay, portfolios, timelines")
+
+FIGURES = "ledger.figures"
+
+
+def figures() -> Any:
+    """The process's one `Figures`, built on first use."""
+    found = current_app.extensions.get(FIGURES)
+    if found is None:
+        try:
+            from projections.queries import Figures
+        except ImportError as missing:
+            raise ServiceUnavailable(f"figures are not available: {missing}") from None
+        found = current_app.extensions[FIGURES] = Figures(ledger())
+    return found
+
+
+def register_lag_handler(app: Flask) -> None:
+    """Projections that cannot catch up in time: 503 with Retry-After (if the module exists)."""
+    try:
+        from projections.runner import ProjectionLagging
+    except ImportError:
+        return
+    app.register_error_handler(ProjectionLagging, _lagging)
+
+
+def _lagging(error: LedgerError) -> Response:
+    retry_after = int(getattr(error, "retry_after", 1))
+    return problem(503, error.detail, slug="projections-lagging", title=error.title,
+                   headers={"Retry-After": str(max(retry_after, 1))})
+
+
+class CutArgs(ma.Schema):
+    as_of = ma.fields.Date(metadata={"description": "business date (default: today)"})
+    known_at = Instant(metadata={"description": "recording instant, inclusive (default: now)"})
+
+
+class PeriodArgs(CutArgs):
+    period = ma.fields.String(metadata={"description": "quarter such as 2026Q1 "
+                                        "(default: the quarter of as_of)"})
+
+
+class ScoreArgs(PeriodArgs):
+    explain = ma.fields.Boolean(load_default=False)
+
+
+class CutOut(ma.Schema):
+    manager_id = ma.fields.String(required=True)
+    as_of = ma.fields.Date(required=True)
+    known_at = Instant(required=True)
+
+
+class ScoreOut(CutOut):
+    period = ma.fields.String(required=True)
+    score = ma.fields.Integer(required=True)
+    rating = ma.fields.String(required=True)
+    error_points = ma.fields.Integer(required=True)
+    adjustment_points = ma.fields.Integer(required=True)
+    disqualified = ma.fields.Boolean(required=True)
+    ruleset_version = ma.fields.String(allow_none=True, required=True)
+    explanation = ma.fields.Dict(keys=ma.fields.String())
+
+
+class PayOut(CutOut):
+    period = ma.fields.String(required=True)
+    base_salary = Money(required=True)
+    stock_task = Money(required=True)
+    incremental_task = Money(required=True)
+    target = Money(required=True)
+    actual = Money(required=True)
+    performance_pay = Money(required=True)
+    score = ma.fields.Integer(required=True)
+    actual_pay = Money(required=True)
+    ruleset_version = ma.fields.String(allow_none=True, required=True)
+    explanation = ma.fields.Dict(keys=ma.fields.String())
+
+
+class HeldCustomerOut(ma.Schema):
+    customer_id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    customer_class = ma.fields.String(required=True, data_key="class", attribute="class")
+    group = ma.fields.String(allow_none=True, required=True)
+    held_from = ma.fields.Date(allow_none=True, required=True)
+
+
+class PortfolioOut(CutOut):
+    customers = ma.fields.List(ma.fields.Nested(HeldCustomerOut), required=True)
+
+
+class StepOut(ma.Schema):
+    position = ma.fields.Integer(required=True)
+    recorded_at = Instant(required=True)
+    type = ma.fields.String(required=True)
+    effective_on = ma.fields.Date(allow_none=True, required=True)
+    effect = ma.fields.Integer(required=True)
+    score_after = ma.fields.Integer(required=True)
+    ruleset_version = ma.fields.String(required=True)
+
+
+class TimelineOut(CutOut):
+    period = ma.fields.String(required=True)
+    ruleset_version = ma.fields.String(allow_none=True, required=True)
+    items = ma.fields.List(ma.fields.Nested(StepOut), required=True)
+
+
+def _period(args: dict[str, Any]) -> str:
+    day: date = args.get("as_of") or ledger().today()
+    return str(args.get("period") or Period.of(day))
+
+
+def _cut(args: dict[str, Any]) -> dict[str, Any]:
+    known_at: datetime | None = args.get("known_at")
+    return {"as_of": args.get("as_of"), "known_at": known_at}
+
+
+@blp.route("/managers/<manager_id>/score", methods=["GET"])
+@blp.allow("auditor", "supervisor", "manager")
+@blp.arguments(ScoreArgs, location="query")
+@blp.response(200, ScoreOut)
+def score(args: dict[str, Any], manager_id: str) -> Any:
+    """A manager's management score for a period (managers: their own only)"""
+    require_own(manager_id)
+    return figures().score(manager_id, _period(args), explain=args["explain"], **_cut(args))
+
+
+@blp.route("/managers/<manager_id>/pay", methods=["GET"])
+@blp.allow("auditor", "approver", "manager")
+@blp.arguments(ScoreArgs, location="query")
+@blp.response(200, PayOut)
+def pay(args: dict[str, Any], manager_id: str) -> Any:
+    """A manager's pay for a period (managers: their own only)"""
+    require_own(manager_id)
+    return figures().pay(manager_id, _period(args), explain=args["explain"], **_cut(args))
+
+
+@blp.route("/managers/<manager_id>/portfolio", methods=["GET"])
+@blp.allow("auditor", "supervisor", "manager")
+@blp.arguments(CutArgs, location="query")
+@blp.response(200, PortfolioOut)
+def portfolio(args: dict[str, Any], manager_id: str) -> Any:
+    """The customers a manager holds on as_of (managers: their own only)"""
+    require_own(manager_id)
+    return figures().portfolio(manager_id, **_cut(args))
+
+
+@blp.route("/managers/<manager_id>/timeline", methods=["GET"])
+@blp.allow("auditor", "supervisor", "manager")
+@blp.arguments(PeriodArgs, location="query")
+@blp.response(200, TimelineOut)
+def timeline(args: dict[str, Any], manager_id: str) -> Any:
+    """Every event that moved a manager's score in a period, with the score after it"""
+    require_own(manager_id)
+    return figures().timeline(manager_id, _period(args), **_cut(args))

@@ -1,0 +1,97 @@
+"""Managers: registration, grade changes and incremental targets (DESIGN §9)."""
+# flask-smorest ships no type hints, so its route decorators are untyped.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import marshmallow as ma
+from flask import Response
+
+from api.common import CommandSchema, LedgerBlueprint, Money, answer, identifier, run_command, text
+from ledger.manager import GRADES
+
+blp = LedgerBlueprint("managers", __name__, description="Customer managers")
+
+
+class ManagerIn(ma.Schema):
+    id = identifier(required=True)
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+    grade = ma.fields.String(required=True, validate=ma.validate.OneOf(GRADES))
+    unit = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+
+
+class GradeChangeIn(ma.Schema):
+    grade = ma.fields.String(required=True, validate=ma.validate.OneOf(GRADES))
+    effective_on = ma.fields.Date(required=True)
+    reason = text(required=True)
+
+
+class TargetIn(ma.Schema):
+    incremental = Money(required=True)
+    reason = text(required=True)
+
+
+class GradeSinceSchema(ma.Schema):
+    effective_on = ma.fields.Date(allow_none=True, required=True)
+    grade = ma.fields.String(required=True)
+
+
+class ManagerOut(CommandSchema):
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    grade = ma.fields.String(required=True)
+    unit = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    grades = ma.fields.List(ma.fields.Nested(GradeSinceSchema), required=True,
+                            metadata={"description": "grade history; the first holds always"})
+    targets = ma.fields.Dict(keys=ma.fields.String(), values=Money(), required=True,
+                             metadata={"description": "incremental target per period"})
+
+
+def manager_view(aggregates: Sequence[Any]) -> dict[str, Any]:
+    manager = aggregates[0]
+    return {
+        "id": manager.business_id, "name": manager.name, "grade": manager.grade,
+        "unit": manager.unit, "status": manager.status, "targets": manager.targets,
+        # The registration grade holds "since always" (date.min): shown as null.
+        "grades": [{"effective_on": None if i == 0 else since, "grade": grade}
+                   for i, (since, grade) in enumerate(manager.grade_history)],
+    }
+
+
+@blp.route("/managers", methods=["POST"])
+@blp.allow("supervisor")
+@blp.command()
+@blp.arguments(ManagerIn)
+@blp.response(201, ManagerOut)
+def register_manager(body: dict[str, Any]) -> Response:
+    """Register a manager"""
+    return run_command(
+        lambda app: app.register_manager(
+            business_id=body["id"], name=body["name"], grade=body["grade"], unit=body["unit"]),
+        answer(201, ManagerOut, manager_view))
+
+
+@blp.route("/managers/<manager_id>/grade", methods=["POST"])
+@blp.allow("supervisor")
+@blp.command()
+@blp.arguments(GradeChangeIn)
+@blp.response(200, ManagerOut)
+def change_grade(body: dict[str, Any], manager_id: str) -> Response:
+    """Change a manager's grade from a date"""
+    return run_command(lambda app: app.change_grade(manager_id, **body),
+                       answer(200, ManagerOut, manager_view))
+
+
+@blp.route("/managers/<manager_id>/targets/<period>", methods=["PUT"])
+@blp.allow("supervisor")
+@blp.command()
+@blp.arguments(TargetIn)
+@blp.response(200, ManagerOut)
+def set_target(body: dict[str, Any], manager_id: str, period: str) -> Response:
+    """Set or change a manager's incremental target for a period"""
+    return run_command(lambda app: app.set_target(manager_id, period=period, **body),
+                       answer(200, ManagerOut, manager_view))

@@ -1,0 +1,153 @@
+"""HTTP's own refusals as problem+json, request ids, logs, metrics, readiness and the docs."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+from dbsupport import fresh_sqlite_url
+from flask import Flask
+
+from api import LEDGER, create_app
+from api.ops import JsonLogFormatter
+from api.tokens import TokenStore
+from persistence.schema import upgrade
+from persistence.url import environment_for
+
+if TYPE_CHECKING:
+    from conftest import Harness
+
+PROBLEM_JSON = "application/problem+json"
+SECTION_9_PATHS = {
+    "/api/v1/managers", "/api/v1/managers/{manager_id}/grade",
+    "/api/v1/customers", "/api/v1/customers/{customer_id}/assignments",
+    "/api/v1/managers/{manager_id}/targets/{period}", "/api/v1/contributions",
+    "/api/v1/contributions/batch", "/api/v1/deductions", "/api/v1/deductions/{deduction_id}",
+    "/api/v1/deductions/{deduction_id}/disputes", "/api/v1/disputes/{dispute_id}/comments",
+    "/api/v1/disputes/{dispute_id}/decision", "/api/v1/disputes/{dispute_id}/appeal",
+    "/api/v1/disputes/{dispute_id}/appeal/decision", "/api/v1/disputes/{dispute_id}",
+    "/api/v1/disputes", "/api/v1/adjustments", "/api/v1/adjustments/{adjustment_id}/approval",
+    "/api/v1/rulesets", "/api/v1/rulesets/{version}", "/api/v1/rulesets/{version}/publish",
+    "/api/v1/periods/{period}/close", "/api/v1/managers/{manager_id}/score",
+    "/api/v1/managers/{manager_id}/portfolio", "/api/v1/managers/{manager_id}/pay",
+    "/api/v1/managers/{manager_id}/timeline", "/api/v1/audit/events", "/api/v1/audit/verify",
+}
+
+
+def test_unreadable_json_is_400(harness: Harness) -> None:
+    response = harness.client.post("/api/v1/managers", data="{not json",
+                                   headers=harness.headers("supervisor",
+                                                           **{"Content-Type": "application/json"}))
+    assert (response.status_code, response.mimetype) == (400, PROBLEM_JSON)
+    assert response.get_json()["type"].endswith("unreadable-json")
+
+
+def test_nan_and_a_body_that_is_not_json_are_refused(harness: Harness) -> None:
+    nan = harness.client.post("/api/v1/managers", data='{"id": NaN}', headers=harness.headers(
+        "supervisor", **{"Content-Type": "application/json"}))
+    assert nan.status_code == 400
+    text = harness.client.post("/api/v1/managers", data="id=M1", headers=harness.headers(
+        "supervisor", **{"Content-Type": "text/plain"}))
+    assert (text.status_code, text.mimetype) == (415, PROBLEM_JSON)
+
+
+def test_a_body_over_the_limit_is_413_problem_json() -> None:
+    app = create_app({"LEDGER_ENV": environment_for(fresh_sqlite_url()),
+                      "MAX_CONTENT_LENGTH": 1024})
+    token = TokenStore(app.extensions[LEDGER].recorder).create(role="integrator", subject="i")
+    body = {"items": [{"customer_id": "C1" * 100}] * 20}
+    response = app.test_client().post("/api/v1/contributions/batch", json=body,
+                                      headers={"Authorization": f"Bearer {token}"})
+    assert (response.status_code, response.mimetype) == (413, PROBLEM_JSON)
+
+
+def test_a_batch_over_1000_items_or_empty_is_refused(harness: Harness) -> None:
+    item = harness.posting("C1", "1", "X")
+    too_many = harness.refused(422, "post", "/contributions/batch", "integrator",
+                               {"items": [item] * 1001})
+    assert "items" in too_many["errors"]
+    harness.refused(422, "post", "/contributions/batch", "integrator", {"items": []})
+
+
+def test_missing_bad_and_revoked_tokens_are_401(harness: Harness) -> None:
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
+        response = harness.client.get("/api/v1/rulesets", headers=headers)
+        assert (response.status_code, response.mimetype) == (401, PROBLEM_JSON)
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert harness.get("/rulesets", "operator").status_code == 200
+    assert TokenStore(harness.ledger.recorder).revoke(harness.tokens["operator"]) is True
+    assert harness.get("/rulesets", "operator").status_code == 401
+
+
+def test_authentication_comes_before_validation_and_roles_before_parsing(
+    harness: Harness
+) -> None:
+    assert harness.post("/managers", {"junk": 1}, None).status_code == 401
+    assert harness.post("/managers", {"junk": 1}, "integrator").status_code == 403
+
+
+def test_unknown_routes_and_methods_are_problem_json(harness: Harness) -> None:
+    missing = harness.get("/nothing-here", "auditor")
+    assert (missing.status_code, missing.mimetype) == (404, PROBLEM_JSON)
+    wrong = harness.client.delete("/api/v1/managers", headers=harness.headers("admin"))
+    assert (wrong.status_code, wrong.mimetype) == (405, PROBLEM_JSON)
+
+
+def test_the_request_id_is_echoed_or_generated(harness: Harness) -> None:
+    given = harness.client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["X-Request-ID"] == "abc-123"
+    made = harness.client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert len(made.headers["X-Request-ID"]) == 32
+    problem = harness.client.get("/api/v1/rulesets", headers={"X-Request-ID": "r-401"})
+    assert problem.get_json()["request_id"] == "r-401"
+
+
+def test_each_request_is_logged_as_one_json_line_with_its_request_id(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="ledger.api"):
+        harness.client.get("/healthz", headers={"X-Request-ID": "log-me"})
+    record = next(r for r in caplog.records if r.name == "ledger.api")
+    line = JsonLogFormatter().format(record)
+    entry = json.loads(line)
+    assert "\n" not in line
+    assert (entry["request_id"], entry["route"], entry["status"]) == ("log-me", "/healthz", 200)
+
+
+def test_readyz_checks_the_database_and_the_migrations(harness: Harness) -> None:
+    ready = harness.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"] == {"database": True, "migrations": True}
+
+
+def test_readyz_is_503_while_migrations_are_behind() -> None:
+    url = fresh_sqlite_url().replace("ledger.db", "behind.db")
+    upgrade(url, "0002")
+    app: Flask = create_app({"LEDGER_ENV": environment_for(url)})
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["migrations"] is False
+
+
+def test_metrics_count_requests_by_route_and_events_appended(harness: Harness) -> None:
+    harness.register_worked_example()
+    text = harness.client.get("/metrics").get_data(as_text=True)
+    assert ('ledger_http_requests_total{method="POST",route="/api/v1/customers",status="201"} 3.0'
+            in text)
+    assert 'ledger_http_request_seconds_count{method="POST",route="/api/v1/contributions"}' in text
+    assert 'ledger_events_appended_total{type="Posted"} 3.0' in text
+
+
+def test_the_openapi_document_has_every_route_of_section_9_and_the_docs_show_them(
+    harness: Harness
+) -> None:
+    spec = harness.client.get("/openapi.json").get_json()
+    assert SECTION_9_PATHS <= set(spec["paths"])
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    decide = spec["paths"]["/api/v1/disputes/{dispute_id}/decision"]["post"]
+    assert decide["x-roles"] == ["supervisor"]
+    assert "Idempotency-Key" in [p["name"] for p in decide["parameters"]]
+    docs = harness.client.get("/docs")
+    assert docs.mimetype == "text/html"
+    assert "POST /api/v1/contributions/batch" in docs.get_data(as_text=True)
