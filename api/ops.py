@@ -29,6 +29,7 @@ from prometheus_client import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.application import Receipt
+from persistence.privileges import excess_privileges
 from persistence.schema import is_current
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -128,11 +129,26 @@ def _finish(response: Response) -> Response:
 
 
 def readyz() -> Response:
-    """Ready: the database answers and its migrations are current."""
-    checks = {"database": _database_answers(), "migrations": _migrations_current()}
+    """Ready: the database answers, its migrations are current, and the service role
+    holds no more than SELECT and INSERT on the append-only tables."""
+    excess = _excess_privileges()
+    checks = {
+        "database": _database_answers(),
+        "migrations": _migrations_current(),
+        "append_only": not excess,
+    }
     ready = all(checks.values())
-    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
+    if excess:
+        body["excess_privileges"] = excess
     return Response(json.dumps(body), 200 if ready else 503, mimetype="application/json")
+
+
+def _excess_privileges() -> list[str]:
+    try:
+        return excess_privileges(current_app.extensions["ledger"].recorder)
+    except PersistenceError:
+        return ["privileges could not be read"]
 
 
 def _database_answers() -> bool:

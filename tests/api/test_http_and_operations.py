@@ -118,7 +118,19 @@ def test_each_request_is_logged_as_one_json_line_with_its_request_id(
 def test_readyz_checks_the_database_and_the_migrations(harness: Harness) -> None:
     ready = harness.client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json()["checks"] == {"database": True, "migrations": True}
+    assert ready.get_json()["checks"] == {"database": True, "migrations": True, "append_only": True}
+
+
+def test_readyz_is_503_when_the_role_may_change_the_log() -> None:
+    # The schema owner may UPDATE, DELETE and TRUNCATE the log: a service must not be.
+    from dbsupport import postgres_admin_url
+
+    app: Flask = create_app({"LEDGER_ENV": environment_for(postgres_admin_url())})
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["checks"]["append_only"] is False
+    assert "postgres may UPDATE events" in body["excess_privileges"]
 
 
 def test_readyz_is_503_while_migrations_are_behind() -> None:
