@@ -9,6 +9,7 @@ import click
 
 from ledger.config import admin_database_url, database_url
 from ledger_cli.app import build_application
+from ledger_cli.projections import projections
 from ledger_cli.tokens import import_, token
 from ledger_cli.verify import head_key, verify_command
 
@@ -68,3 +69,4 @@ main.add_command(verify_command)
 main.add_command(head_key)
 main.add_command(token)
 main.add_command(import_)
+main.add_command(projections)

@@ -19,7 +19,14 @@ from persistence.schema import upgrade
 
 ADMIN_URL = os.environ.get("LEDGER_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SERVICE_ROLE = os.environ.get("LEDGER_SERVICE_ROLE", "ledger_service")
-LOG_TABLES = ("events", "event_chain", "snapshots", "tracking", "idempotency")
+LOG_TABLES = (
+    "events", "event_chain", "snapshots", "tracking", "idempotency",
+    # Read models (migration 0002; projections.tables.READ_MODEL_TABLES).
+    "rm_managers", "rm_grades", "rm_targets", "rm_customers", "rm_holdings",
+    "rm_contributions", "rm_deductions", "rm_deduction_changes", "rm_disputes",
+    "rm_dispute_steps", "rm_adjustments", "rm_adjustment_changes", "rm_rulesets",
+    "rm_ruleset_publications", "rm_views", "rm_figures",
+)
 SKIP_MESSAGE = "PostgreSQL is not reachable at {url}: {error}"
 
 

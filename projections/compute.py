@@ -1,0 +1,385 @@
+"""Figures from facts: which facts count for a manager, period and business date, fed to
+the pure calculation in `ledger.calculation` (never re-implemented here).
+
+Business-date semantics (`as_of`): a deduction counts from its `effective_on`, a posting
+from its `booked_on`, a holding and a grade from their `effective_on`. Targets and manual
+adjustments belong to a whole period and have no business date of their own. A dispute's
+correction (void or amendment) applies from the deduction's own date, because it corrects
+that fact; whether it is known is a matter of `known_at` (the FactSet's cut) only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ledger.calculation.pay import Holding, PayFigure, Posting, pay_for, posting_amount
+from ledger.calculation.score import CountedDeduction, ScoreFigure, score_for
+from ledger.errors import Conflict
+from ledger.periods import Period
+from ledger.ruleset_document import RuleSetDocument
+from projections.factset import (
+    AdjustmentChange,
+    AdjustmentFact,
+    ContributionFact,
+    CustomerFact,
+    DeductionChange,
+    DeductionFact,
+    FactSet,
+    HoldingFact,
+    RuleSetFact,
+    TargetFact,
+    latest,
+)
+
+ALWAYS = date.max
+"""The business date that cuts nothing: a materialised figure covers the whole period."""
+
+PENDING_DISPUTE = ("open", "appealed")
+SCORE_MOVING = frozenset(
+    ("Deduction.Recorded", "Deduction.Amended", "Deduction.Voided",
+     "Adjustment.Approved", "Adjustment.Reversed")
+)
+MAX_TIMELINE_ITEMS = 2_000
+"""A bound on one timeline (TB); a real manager has a few dozen items a quarter."""
+
+
+def rules_for(facts: FactSet, period: Period, version: str | None = None) -> RuleSetFact:
+    """Version `version` if given (a shadow), else the one in force for the period."""
+    if version is not None:
+        return facts.rulesets.version(version)
+    found = facts.rulesets.in_force(period)
+    if found is None:
+        raise Conflict(f"no published rule set is in force for {period} as known then")
+    return found
+
+
+# --- score ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CountedFact:
+    """A deduction fact, how the score saw it, and the change that set its status."""
+
+    fact: DeductionFact
+    counted: CountedDeduction
+    change: DeductionChange | None
+    points_per_occurrence: int
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    figure: ScoreFigure
+    rules: RuleSetDocument
+    deductions: tuple[CountedFact, ...]
+    adjustments: tuple[tuple[AdjustmentFact, AdjustmentChange], ...]
+
+
+def _changes_by_deduction(facts: FactSet) -> dict[str, DeductionChange]:
+    changes: dict[str, DeductionChange] = {}
+    for change in facts.deduction_changes:  # position order: the latest one stays
+        changes[change.deduction_id] = change
+    return changes
+
+
+def _disputed_deductions(facts: FactSet) -> set[str]:
+    """Deductions with a dispute awaiting a decision (open or appealed)."""
+    status: dict[str, str] = {}
+    for step in facts.dispute_steps:
+        status[step.dispute_id] = step.status
+    return {d.deduction_id for d in facts.disputes if status.get(d.dispute_id) in PENDING_DISPUTE}
+
+
+def _counted(
+    d: DeductionFact, change: DeductionChange | None, disputed: bool, rules: RuleSetDocument
+) -> CountedFact:
+    # Catalog numbers come from the rule set in use, like every other number; the points
+    # recorded with the deduction stand in only for a code that rule set does not know.
+    rule = rules.deductions.get(d.rule_code)
+    points = rule.points if rule is not None else d.points_per_occurrence
+    factor = rules.score.aggravation_factor if d.aggravated else 1
+    status = change.status if change is not None else "active"
+    error_points = points * d.occurrences * factor
+    if status == "amended" and change is not None and change.points_total is not None:
+        error_points = change.points_total
+    counted = CountedDeduction(
+        deduction_id=d.deduction_id,
+        rule_code=d.rule_code,
+        error_points=error_points,
+        disqualifying=d.disqualify or (rule is not None and rule.always_disqualifies),
+        veto=rule is not None and rule.veto,
+        status=status,
+        under_open_dispute=disputed,
+    )
+    return CountedFact(d, counted, change, points)
+
+
+def counted_adjustments(
+    facts: FactSet, manager_id: str, period: Period
+) -> list[tuple[AdjustmentFact, AdjustmentChange]]:
+    """Approved (and not reversed) adjustments, each with its approval."""
+    latest_change = {c.adjustment_id: c for c in facts.adjustment_changes}
+    found = []
+    for a in facts.adjustments:
+        change = latest_change.get(a.adjustment_id)
+        if a.manager_id == manager_id and a.period == str(period) and change is not None \
+                and change.status == "approved":
+            found.append((a, change))
+    return found
+
+
+def score_result(
+    facts: FactSet, manager_id: str, period: Period, as_of: date, rules: RuleSetDocument
+) -> ScoreResult:
+    changes = _changes_by_deduction(facts)
+    disputed = _disputed_deductions(facts)
+    deductions = tuple(
+        _counted(d, changes.get(d.deduction_id), d.deduction_id in disputed, rules)
+        for d in facts.deductions
+        if d.manager_id == manager_id and period.contains(d.effective_on)
+        and d.effective_on <= as_of
+    )
+    adjustments = tuple(counted_adjustments(facts, manager_id, period))
+    figure = score_for(
+        rules, [c.counted for c in deductions], [a.points for a, _ in adjustments]
+    )
+    return ScoreResult(figure, rules, deductions, adjustments)
+
+
+# --- holdings and pay -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One holding of a customer over [held_from, held_to); held_to None = still held."""
+
+    fact: HoldingFact
+    held_from: date
+    held_to: date | None
+
+    def holds_on(self, day: date) -> bool:
+        return self.held_from <= day and (self.held_to is None or day < self.held_to)
+
+    def overlaps(self, period: Period) -> bool:
+        return self.held_from <= period.last_day and (
+            self.held_to is None or self.held_to > period.first_day
+        )
+
+
+def intervals(facts: FactSet, as_of: date) -> dict[str, list[Interval]]:
+    """Each customer's holdings in effect order; a change after `as_of` is not yet in effect."""
+    key = ("intervals", as_of)
+    if key not in facts.memo:
+        facts.memo[key] = _intervals(facts, as_of)
+    result: dict[str, list[Interval]] = facts.memo[key]
+    return result
+
+
+def _intervals(facts: FactSet, as_of: date) -> dict[str, list[Interval]]:
+    by_customer: dict[str, list[HoldingFact]] = defaultdict(list)
+    for h in facts.holdings:
+        if h.effective_on <= as_of:
+            by_customer[h.customer_id].append(h)
+    result: dict[str, list[Interval]] = {}
+    for customer_id, rows in by_customer.items():
+        rows.sort(key=lambda h: (h.effective_on, h.position))
+        spans = []
+        for this, following in zip(rows, [*rows[1:], None], strict=True):
+            held_to = following.effective_on if following is not None else None
+            # Two changes on one day: the later one wins the day, the earlier holds nothing.
+            if held_to is None or held_to > this.effective_on:
+                spans.append(Interval(this, this.effective_on, held_to))
+        result[customer_id] = spans
+    return result
+
+
+def holder_on(spans: dict[str, list[Interval]], customer_id: str, day: date) -> str | None:
+    for span in spans.get(customer_id, ()):
+        if span.holds_on(day):
+            return span.fact.manager_id
+    return None
+
+
+def grade_on(facts: FactSet, manager_id: str, day: date) -> str:
+    grades = sorted(
+        (g for g in facts.grades if g.manager_id == manager_id and g.effective_on <= day),
+        key=lambda g: (g.effective_on, g.position),
+    )
+    if not grades:
+        raise Conflict(f"manager {manager_id} has no grade on {day}")
+    return grades[-1].grade
+
+
+def target_of(facts: FactSet, manager_id: str, period: Period) -> TargetFact | None:
+    mine = (t for t in facts.targets if t.manager_id == manager_id and t.period == str(period))
+    return latest(mine)
+
+
+@dataclass(frozen=True)
+class PayResult:
+    figure: PayFigure
+    grade: str
+    holdings: tuple[tuple[Interval, CustomerFact], ...]
+    postings: tuple[ContributionFact, ...]
+    target: TargetFact | None
+
+
+def attributed(
+    facts: FactSet, spans: dict[str, list[Interval]], manager_id: str, as_of: date
+) -> Iterator[ContributionFact]:
+    """Postings booked on or before `as_of` whose customer was the manager's that day."""
+    ever_held = [
+        customer_id for customer_id, customer_spans in spans.items()
+        if any(span.fact.manager_id == manager_id for span in customer_spans)
+    ]
+    for c in facts.contributions_of(ever_held):
+        if c.booked_on <= as_of and holder_on(spans, c.customer_id, c.booked_on) == manager_id:
+            yield c
+
+
+def _posting(c: ContributionFact) -> Posting:
+    return Posting(
+        c.customer_id, c.booked_on, c.interest_income, c.deposit_earnings, c.fee_income,
+        c.risk_cost,
+    )
+
+
+def pay_result(
+    facts: FactSet, manager_id: str, period: Period, as_of: date, rules: RuleSetDocument,
+    score: int,
+) -> PayResult:
+    spans = intervals(facts, as_of)
+    customers = {c.customer_id: c for c in facts.customers}
+    held = tuple(
+        (span, customers[customer_id])
+        for customer_id, customer_spans in sorted(spans.items())
+        for span in customer_spans
+        if span.fact.manager_id == manager_id and span.overlaps(period)
+    )
+    postings = tuple(
+        c for c in attributed(facts, spans, manager_id, as_of) if period.contains(c.booked_on)
+    )
+    target = target_of(facts, manager_id, period)
+    grade = grade_on(facts, manager_id, min(as_of, period.last_day))
+    figure = pay_for(
+        rules,
+        grade,
+        [Holding(c.customer_id, c.last_year_contribution, s.held_from, s.held_to) for s, c in held],
+        [_posting(c) for c in postings],
+        target.incremental if target is not None else Decimal(0),
+        score,
+        period.first_day,
+        period.last_day,
+    )
+    return PayResult(figure, grade, held, postings, target)
+
+
+def posting_effect(c: ContributionFact, rules: RuleSetDocument) -> Decimal:
+    return posting_amount(_posting(c), rules.pay)
+
+
+# --- periods and portfolio ----------------------------------------------------------------
+
+
+def periods_of(facts: FactSet, manager_id: str) -> list[Period]:
+    """The periods a manager has figures for: any deduction, adjustment, target or posting."""
+    found: set[Period] = set()
+    found.update(Period.of(d.effective_on) for d in facts.deductions if d.manager_id == manager_id)
+    found.update(Period.parse(a.period) for a in facts.adjustments if a.manager_id == manager_id)
+    found.update(Period.parse(t.period) for t in facts.targets if t.manager_id == manager_id)
+    spans = intervals(facts, ALWAYS)
+    found.update(Period.of(c.booked_on) for c in attributed(facts, spans, manager_id, ALWAYS))
+    return sorted(found)
+
+
+def portfolio_of(
+    facts: FactSet, manager_id: str, as_of: date
+) -> list[tuple[CustomerFact, Interval]]:
+    """The customers the manager holds on `as_of`, with the holding that gives them."""
+    customers = {c.customer_id: c for c in facts.customers}
+    held = []
+    for customer_id, spans in sorted(intervals(facts, as_of).items()):
+        for span in spans:
+            if span.fact.manager_id == manager_id and span.holds_on(as_of):
+                held.append((customers[customer_id], span))
+    return held
+
+
+# --- timeline ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A fact that may move a manager's score in a period, and when it became known."""
+
+    position: int
+    type: str
+    effective_on: date | None
+
+
+def moments(facts: FactSet, manager_id: str, period: Period, as_of: date) -> list[Moment]:
+    """Every fact that can move the score, in log order."""
+    mine = {
+        d.deduction_id: d for d in facts.deductions
+        if d.manager_id == manager_id and period.contains(d.effective_on)
+        and d.effective_on <= as_of
+    }
+    disputes = {
+        d.dispute_id: mine[d.deduction_id] for d in facts.disputes if d.deduction_id in mine
+    }
+    adjustments = {
+        a.adjustment_id for a in facts.adjustments
+        if a.manager_id == manager_id and a.period == str(period)
+    }
+    found = [Moment(d.position, "Deduction.Recorded", d.effective_on) for d in mine.values()]
+    found += [
+        Moment(c.position, f"Deduction.{c.status.capitalize()}", mine[c.deduction_id].effective_on)
+        for c in facts.deduction_changes if c.deduction_id in mine
+    ]
+    found += [
+        Moment(s.position, f"Dispute.{s.step}", disputes[s.dispute_id].effective_on)
+        for s in facts.dispute_steps if s.dispute_id in disputes
+    ]
+    found += [
+        Moment(a.position, "Adjustment.Proposed", None)
+        for a in facts.adjustments if a.adjustment_id in adjustments
+    ]
+    found += [
+        Moment(c.position, f"Adjustment.{c.status.capitalize()}", None)
+        for c in facts.adjustment_changes if c.adjustment_id in adjustments
+    ]
+    found += [Moment(p.position, "RuleBook.Published", None) for p in facts.rulesets.publications]
+    return sorted(found, key=lambda m: (m.position, m.type))
+
+
+@dataclass(frozen=True)
+class Step:
+    moment: Moment
+    effect: int
+    score_after: int
+    ruleset_version: str
+
+
+def score_steps(
+    facts: FactSet, manager_id: str, period: Period, as_of: date
+) -> Iterable[Step]:
+    """The score after each moment that moved it (or that always moves it), in log order."""
+    previous: int | None = None
+    shown = 0
+    for moment in moments(facts, manager_id, period, as_of):
+        known = facts.upto(moment.position)
+        in_force = known.rulesets.in_force(period)
+        if in_force is None:
+            continue
+        rules = in_force.document
+        after = score_result(known, manager_id, period, as_of, rules).figure.score
+        effect = after - (rules.score.base if previous is None else previous)
+        previous = after
+        if effect != 0 or moment.type in SCORE_MOVING:
+            yield Step(moment, effect, after, rules.version)
+            shown += 1
+            if shown >= MAX_TIMELINE_ITEMS:
+                return

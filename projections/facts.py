@@ -1,0 +1,291 @@
+"""Events to fact rows: one function per event type, named for the event.
+
+Each function returns the rows one event establishes, every row stamped with the event's
+log position. Functions only copy what the event says (no clock, no lookups beyond the
+business ids of the aggregates involved), so replaying the log always yields the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.utils import get_topic
+
+from ledger.adjustment import Adjustment
+from ledger.contribution import Contribution
+from ledger.customer import Customer
+from ledger.deduction import Deduction
+from ledger.dispute import Dispute
+from ledger.manager import Manager
+from ledger.rulebook import RuleBook
+
+SINCE_ALWAYS = date(1, 1, 1)
+"""The effective date of a registration grade: it holds from the beginning of time."""
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One row for one read-model table."""
+
+    table: str
+    values: Mapping[str, Any]
+
+
+class Names:
+    """Business ids ("M1", "C1") of manager and customer aggregates, by aggregate id.
+
+    Grade changes, targets and (re)assignments name their aggregate only by its UUID; the
+    facts name everyone by business id, which is what every query asks with. The mapping
+    never changes (ids derive from business ids), so a process may keep what it learnt.
+    """
+
+    MAX_REMEMBERED = 200_000
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[UUID, str] = OrderedDict()
+
+    def learn(self, aggregate_id: UUID, business_id: str) -> None:
+        # Least recently used names go first: the ones a page just registered stay, even
+        # while that page is not committed yet and could not be looked up again.
+        self._known[aggregate_id] = business_id
+        self._known.move_to_end(aggregate_id)
+        while len(self._known) > self.MAX_REMEMBERED:
+            self._known.popitem(last=False)
+
+    def knows(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self._known
+
+    def of(self, aggregate_id: UUID) -> str:
+        try:
+            self._known.move_to_end(aggregate_id)
+            return self._known[aggregate_id]
+        except KeyError:
+            raise LookupError(f"no registration seen for aggregate {aggregate_id}") from None
+
+
+FactFunction = Callable[[Any, int, Names], list[Fact]]
+
+
+def _hex(value: UUID | str) -> str:
+    return value.hex if isinstance(value, UUID) else UUID(str(value)).hex
+
+
+# --- managers -----------------------------------------------------------------------
+
+
+def manager_registered(e: Manager.Registered, position: int, names: Names) -> list[Fact]:
+    names.learn(e.originator_id, e.business_id)
+    return [
+        Fact("rm_managers", dict(
+            manager_id=e.business_id, aggregate_id=_hex(e.originator_id), name=e.name,
+            unit=e.unit, position=position,
+        )),
+        Fact("rm_grades", dict(
+            manager_id=e.business_id, position=position, effective_on=SINCE_ALWAYS,
+            grade=e.grade,
+        )),
+    ]
+
+
+def grade_changed(e: Any, position: int, names: Names) -> list[Fact]:
+    return [Fact("rm_grades", dict(
+        manager_id=names.of(e.originator_id), position=position,
+        effective_on=e.effective_on, grade=e.grade,
+    ))]
+
+
+def target_set(e: Any, position: int, names: Names) -> list[Fact]:
+    return [Fact("rm_targets", dict(
+        manager_id=names.of(e.originator_id), period=e.period, position=position,
+        incremental=e.incremental,
+    ))]
+
+
+def target_changed(e: Any, position: int, names: Names) -> list[Fact]:
+    # The same fact as a first target: the latest one known at a cut wins.
+    return target_set(e, position, names)
+
+
+# --- customers and contributions ----------------------------------------------------
+
+
+def customer_registered(e: Customer.Registered, position: int, names: Names) -> list[Fact]:
+    names.learn(e.originator_id, e.business_id)
+    return [Fact("rm_customers", dict(
+        customer_id=e.business_id, aggregate_id=_hex(e.originator_id), name=e.name,
+        customer_class=e.customer_class, industry=e.industry, chain=e.chain,
+        group_name=e.group, last_year_contribution=e.last_year_contribution,
+        position=position,
+    ))]
+
+
+def customer_assigned(e: Any, position: int, names: Names) -> list[Fact]:
+    return [Fact("rm_holdings", dict(
+        customer_id=names.of(e.originator_id), position=position,
+        manager_id=e.manager_id, effective_on=e.effective_on,
+    ))]
+
+
+def customer_reassigned(e: Any, position: int, names: Names) -> list[Fact]:
+    # The previous holder's holding ends where the next one starts, so one row suffices.
+    return customer_assigned(e, position, names)
+
+
+def contribution_posted(e: Contribution.Posted, position: int, names: Names) -> list[Fact]:
+    return [Fact("rm_contributions", dict(
+        contribution_id=_hex(e.originator_id), customer_id=e.customer_id,
+        booked_on=e.booked_on, interest_income=e.interest_income,
+        deposit_earnings=e.deposit_earnings, fee_income=e.fee_income,
+        risk_cost=e.risk_cost, source_system=e.source_system, external_id=e.external_id,
+        position=position,
+    ))]
+
+
+# --- deductions, disputes, adjustments ----------------------------------------------
+
+
+def deduction_recorded(e: Deduction.Recorded, position: int, names: Names) -> list[Fact]:
+    return [Fact("rm_deductions", dict(
+        deduction_id=_hex(e.originator_id), manager_id=e.manager_id, rule_code=e.rule_code,
+        occurrences=e.occurrences, aggravated=e.aggravated, disqualify=e.disqualify,
+        effective_on=e.effective_on, points_per_occurrence=e.points_per_occurrence,
+        ruleset_version=e.ruleset_version, customer_id=e.customer_id,
+        description=e.description, position=position,
+    ))]
+
+
+def deduction_amended(e: Any, position: int, names: Names) -> list[Fact]:
+    return [Fact("rm_deduction_changes", dict(
+        deduction_id=_hex(e.originator_id), position=position, status="amended",
+        points_total=e.points_total, dispute_id=_hex(e.dispute_id),
+    ))]
+
+
+def deduction_voided(e: Any, position: int, names: Names) -> list[Fact]:
+    return [Fact("rm_deduction_changes", dict(
+        deduction_id=_hex(e.originator_id), position=position, status="voided",
+        points_total=None, dispute_id=_hex(e.dispute_id),
+    ))]
+
+
+def _dispute_step(
+    e: Any, position: int, step: str, status: str, due_on: date | None, outcome: str | None
+) -> Fact:
+    return Fact("rm_dispute_steps", dict(
+        dispute_id=_hex(e.originator_id), position=position, step=step, status=status,
+        due_on=due_on, outcome=outcome,
+    ))
+
+
+def dispute_filed(e: Dispute.Filed, position: int, names: Names) -> list[Fact]:
+    return [
+        Fact("rm_disputes", dict(
+            dispute_id=_hex(e.originator_id), deduction_id=_hex(e.deduction_id),
+            manager_id=e.manager_id, position=position,
+        )),
+        _dispute_step(e, position, "Filed", "open", e.due_on, None),
+    ]
+
+
+def dispute_decided(e: Any, position: int, names: Names) -> list[Fact]:
+    return [_dispute_step(e, position, "Decided", "decided", None, e.outcome)]
+
+
+def appeal_filed(e: Any, position: int, names: Names) -> list[Fact]:
+    return [_dispute_step(e, position, "AppealFiled", "appealed", e.due_on, None)]
+
+
+def appeal_decided(e: Any, position: int, names: Names) -> list[Fact]:
+    return [_dispute_step(e, position, "AppealDecided", "appeal_decided", None, e.outcome)]
+
+
+def adjustment_proposed(e: Adjustment.Proposed, position: int, names: Names) -> list[Fact]:
+    return [Fact("rm_adjustments", dict(
+        adjustment_id=_hex(e.originator_id), manager_id=e.manager_id, period=e.period,
+        points=e.points, position=position,
+    ))]
+
+
+def _adjustment_status(e: Any, position: int, status: str) -> list[Fact]:
+    return [Fact("rm_adjustment_changes", dict(
+        adjustment_id=_hex(e.originator_id), position=position, status=status,
+    ))]
+
+
+def adjustment_approved(e: Any, position: int, names: Names) -> list[Fact]:
+    return _adjustment_status(e, position, "approved")
+
+
+def adjustment_rejected(e: Any, position: int, names: Names) -> list[Fact]:
+    return _adjustment_status(e, position, "rejected")
+
+
+def adjustment_reversed(e: Any, position: int, names: Names) -> list[Fact]:
+    return _adjustment_status(e, position, "reversed")
+
+
+# --- rule sets ----------------------------------------------------------------------
+
+
+def ruleset_drafted(e: Any, position: int, names: Names) -> list[Fact]:
+    # sort_keys: the same document always has the same text (checksums, caching).
+    content = json.dumps(e.content, sort_keys=True, default=str)
+    return [Fact("rm_rulesets", dict(
+        version=e.version, effective_from=e.effective_from, content=content, position=position,
+    ))]
+
+
+def ruleset_published(e: Any, position: int, names: Names) -> list[Fact]:
+    return [Fact("rm_ruleset_publications", dict(version=e.version, position=position))]
+
+
+FACT_FUNCTIONS: dict[type[Any], FactFunction] = {
+    Manager.Registered: manager_registered,
+    Manager.GradeChanged: grade_changed,  # type: ignore[attr-defined]
+    Manager.TargetSet: target_set,  # type: ignore[attr-defined]
+    Manager.TargetChanged: target_changed,  # type: ignore[attr-defined]
+    Customer.Registered: customer_registered,
+    Customer.Assigned: customer_assigned,  # type: ignore[attr-defined]
+    Customer.Reassigned: customer_reassigned,  # type: ignore[attr-defined]
+    Contribution.Posted: contribution_posted,
+    Deduction.Recorded: deduction_recorded,
+    Deduction.Amended: deduction_amended,  # type: ignore[attr-defined]
+    Deduction.Voided: deduction_voided,  # type: ignore[attr-defined]
+    Dispute.Filed: dispute_filed,
+    Dispute.Decided: dispute_decided,  # type: ignore[attr-defined]
+    Dispute.AppealFiled: appeal_filed,  # type: ignore[attr-defined]
+    Dispute.AppealDecided: appeal_decided,  # type: ignore[attr-defined]
+    Adjustment.Proposed: adjustment_proposed,
+    Adjustment.Approved: adjustment_approved,  # type: ignore[attr-defined]
+    Adjustment.Rejected: adjustment_rejected,  # type: ignore[attr-defined]
+    Adjustment.Reversed: adjustment_reversed,  # type: ignore[attr-defined]
+    RuleBook.Drafted: ruleset_drafted,  # type: ignore[attr-defined]
+    RuleBook.Published: ruleset_published,  # type: ignore[attr-defined]
+}
+
+TOPICS: frozenset[str] = frozenset(get_topic(cls) for cls in FACT_FUNCTIONS)
+"""Topics that establish facts; other events (comments, period closing) are skipped undecoded."""
+
+# Events that name their aggregate only by id, and the registration that gives its name.
+_MANAGER_CHANGES: tuple[type[Any], ...] = (
+    Manager.GradeChanged, Manager.TargetSet, Manager.TargetChanged,  # type: ignore[attr-defined]
+)
+NAMED_BY_MANAGER = frozenset(get_topic(c) for c in _MANAGER_CHANGES)
+NAMED_BY_CUSTOMER = frozenset(
+    get_topic(c) for c in (Customer.Assigned, Customer.Reassigned)  # type: ignore[attr-defined]
+)
+
+
+def facts_of(events: Iterable[tuple[int, DomainEventProtocol[Any]]], names: Names) -> list[Fact]:
+    """The fact rows of decoded events (position, event), in log order."""
+    rows: list[Fact] = []
+    for position, event in events:
+        rows.extend(FACT_FUNCTIONS[type(event)](event, position, names))
+    return rows

@@ -1,0 +1,343 @@
+"""The facts about a set of managers as known at one log position, loaded in a few queries.
+
+A `FactSet` is what every figure is computed from, for queries (one manager) and for the
+materialised views (a page of managers) alike. It holds only rows with position ≤ its cut;
+`upto(position)` narrows it further in memory, which is how a timeline replays the score.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Select, Table, select
+
+from ledger.errors import NotFound
+from ledger.periods import Period
+from ledger.ruleset_document import RuleSetDocument, parse_ruleset
+from projections import tables as t
+
+
+@dataclass(frozen=True)
+class ManagerFact:
+    manager_id: str
+    name: str
+    unit: str
+    position: int
+
+
+@dataclass(frozen=True)
+class GradeFact:
+    manager_id: str
+    position: int
+    effective_on: date
+    grade: str
+
+
+@dataclass(frozen=True)
+class TargetFact:
+    manager_id: str
+    period: str
+    position: int
+    incremental: Decimal
+
+
+@dataclass(frozen=True)
+class CustomerFact:
+    customer_id: str
+    name: str
+    customer_class: str
+    group_name: str | None
+    last_year_contribution: Decimal
+    position: int
+
+
+@dataclass(frozen=True)
+class HoldingFact:
+    customer_id: str
+    position: int
+    manager_id: str
+    effective_on: date
+
+
+@dataclass(frozen=True)
+class ContributionFact:
+    contribution_id: str
+    customer_id: str
+    booked_on: date
+    interest_income: Decimal
+    deposit_earnings: Decimal
+    fee_income: Decimal
+    risk_cost: Decimal
+    position: int
+
+
+@dataclass(frozen=True)
+class DeductionFact:
+    deduction_id: str
+    manager_id: str
+    rule_code: str
+    occurrences: int
+    aggravated: bool
+    disqualify: bool
+    effective_on: date
+    points_per_occurrence: int
+    ruleset_version: str
+    position: int
+
+
+@dataclass(frozen=True)
+class DeductionChange:
+    deduction_id: str
+    position: int
+    status: str
+    points_total: int | None
+    dispute_id: str
+
+
+@dataclass(frozen=True)
+class DisputeFact:
+    dispute_id: str
+    deduction_id: str
+    manager_id: str
+    position: int
+
+
+@dataclass(frozen=True)
+class DisputeStep:
+    dispute_id: str
+    position: int
+    step: str
+    status: str
+    due_on: date | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class AdjustmentFact:
+    adjustment_id: str
+    manager_id: str
+    period: str
+    points: int
+    position: int
+
+
+@dataclass(frozen=True)
+class AdjustmentChange:
+    adjustment_id: str
+    position: int
+    status: str
+
+
+@dataclass(frozen=True)
+class RuleSetFact:
+    version: str
+    effective_from: date
+    content: str
+    position: int
+
+    @property
+    def document(self) -> RuleSetDocument:
+        return parsed_ruleset(self.version, self.content)
+
+
+@dataclass(frozen=True)
+class Publication:
+    version: str
+    position: int
+
+
+@lru_cache(maxsize=64)
+def parsed_ruleset(version: str, content: str) -> RuleSetDocument:
+    # A drafted version never changes, so its parsed form is cached by its text.
+    return parse_ruleset(json.loads(content))
+
+
+F = TypeVar("F")
+
+
+def _upto(rows: tuple[F, ...], cut: int) -> tuple[F, ...]:
+    return tuple(r for r in rows if r.position <= cut)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class RuleSets:
+    """Every drafted version and every publication known at the cut."""
+
+    drafts: tuple[RuleSetFact, ...] = ()
+    publications: tuple[Publication, ...] = ()
+
+    def in_force(self, period: Period) -> RuleSetFact | None:
+        """The most recently published version effective on or before the period's first day."""
+        drafts = {d.version: d for d in self.drafts}
+        for publication in sorted(self.publications, key=lambda p: p.position, reverse=True):
+            draft = drafts.get(publication.version)
+            if draft is not None and draft.effective_from <= period.first_day:
+                return draft
+        return None
+
+    def version(self, version: str) -> RuleSetFact:
+        for draft in self.drafts:
+            if draft.version == version:
+                return draft
+        raise NotFound(f"no rule-set version {version} is known")
+
+    def upto(self, cut: int) -> RuleSets:
+        return RuleSets(_upto(self.drafts, cut), _upto(self.publications, cut))
+
+
+@dataclass(frozen=True)
+class FactSet:
+    """Facts about some managers (and the customers they ever held), known at `cut`."""
+
+    cut: int
+    managers: tuple[ManagerFact, ...] = ()
+    grades: tuple[GradeFact, ...] = ()
+    targets: tuple[TargetFact, ...] = ()
+    customers: tuple[CustomerFact, ...] = ()
+    holdings: tuple[HoldingFact, ...] = ()
+    contributions: tuple[ContributionFact, ...] = ()
+    deductions: tuple[DeductionFact, ...] = ()
+    deduction_changes: tuple[DeductionChange, ...] = ()
+    disputes: tuple[DisputeFact, ...] = ()
+    dispute_steps: tuple[DisputeStep, ...] = ()
+    adjustments: tuple[AdjustmentFact, ...] = ()
+    adjustment_changes: tuple[AdjustmentChange, ...] = ()
+    rulesets: RuleSets = field(default_factory=RuleSets)
+    # Derived indexes, computed once per FactSet (a narrowed copy starts with an empty one).
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def contributions_of(self, customer_ids: Iterable[str]) -> list[ContributionFact]:
+        """The customers' postings, in log order."""
+        index = self.memo.get("contributions")
+        if index is None:
+            index = defaultdict(list)
+            for c in self.contributions:
+                index[c.customer_id].append(c)
+            self.memo["contributions"] = index
+        found = [c for customer_id in customer_ids for c in index.get(customer_id, ())]
+        return sorted(found, key=lambda c: c.position)
+
+    def upto(self, cut: int) -> FactSet:
+        """The same facts as known at an earlier position."""
+        if cut >= self.cut:
+            return self
+        narrowed: dict[str, Any] = {
+            name: _upto(getattr(self, name), cut)
+            for name in _FACT_FIELDS
+        }
+        return replace(self, cut=cut, rulesets=self.rulesets.upto(cut), **narrowed)
+
+    def manager(self, manager_id: str) -> ManagerFact:
+        for manager in self.managers:
+            if manager.manager_id == manager_id:
+                return manager
+        raise NotFound(f"no manager {manager_id}")
+
+    def manager_ids(self) -> list[str]:
+        return sorted(m.manager_id for m in self.managers)
+
+
+_FACT_FIELDS = (
+    "managers", "grades", "targets", "customers", "holdings", "contributions", "deductions",
+    "deduction_changes", "disputes", "dispute_steps", "adjustments", "adjustment_changes",
+)
+
+
+# --- loading ------------------------------------------------------------------------
+
+
+def _rows(conn: Connection, statement: Select[Any], cls: type[F]) -> tuple[F, ...]:
+    names = [f for f in cls.__dataclass_fields__]  # type: ignore[attr-defined]
+    return tuple(cls(**{n: row._mapping[n] for n in names}) for row in conn.execute(statement))
+
+
+def _known(table: Table, cut: int) -> Any:
+    return table.c.position <= cut
+
+
+def load_rulesets(conn: Connection, cut: int) -> RuleSets:
+    drafts = _rows(
+        conn, select(t.rulesets).where(_known(t.rulesets, cut)).order_by(t.rulesets.c.position),
+        RuleSetFact,
+    )
+    publications = _rows(
+        conn,
+        select(t.ruleset_publications)
+        .where(_known(t.ruleset_publications, cut))
+        .order_by(t.ruleset_publications.c.position),
+        Publication,
+    )
+    return RuleSets(drafts, publications)
+
+
+def load(
+    conn: Connection,
+    manager_ids: Sequence[str],
+    cut: int,
+    period: Period | None = None,
+    postings: bool = True,
+) -> FactSet:
+    """Facts about `manager_ids` known at `cut`. With `period`, only that period's postings;
+    without `postings`, none (a score, portfolio or timeline needs no postings)."""
+    ids = list(manager_ids)
+    held = select(t.holdings.c.customer_id).where(t.holdings.c.manager_id.in_(ids))
+    their_deductions = select(t.deductions.c.deduction_id).where(
+        t.deductions.c.manager_id.in_(ids)
+    )
+    their_disputes = select(t.disputes.c.dispute_id).where(t.disputes.c.manager_id.in_(ids))
+    their_adjustments = select(t.adjustments.c.adjustment_id).where(
+        t.adjustments.c.manager_id.in_(ids)
+    )
+    contributions = select(t.contributions).where(
+        t.contributions.c.customer_id.in_(held), _known(t.contributions, cut)
+    )
+    if period is not None:
+        contributions = contributions.where(
+            t.contributions.c.booked_on.between(period.first_day, period.last_day)
+        )
+
+    def of(table: Table, cls: type[F], *where: Any) -> tuple[F, ...]:
+        statement = select(table).where(_known(table, cut), *where).order_by(table.c.position)
+        return _rows(conn, statement, cls)
+
+    return FactSet(
+        cut=cut,
+        managers=of(t.managers, ManagerFact, t.managers.c.manager_id.in_(ids)),
+        grades=of(t.grades, GradeFact, t.grades.c.manager_id.in_(ids)),
+        targets=of(t.targets, TargetFact, t.targets.c.manager_id.in_(ids)),
+        customers=of(t.customers, CustomerFact, t.customers.c.customer_id.in_(held)),
+        holdings=of(t.holdings, HoldingFact, t.holdings.c.customer_id.in_(held)),
+        contributions=_rows(
+            conn, contributions.order_by(t.contributions.c.position), ContributionFact
+        ) if postings else (),
+        deductions=of(t.deductions, DeductionFact, t.deductions.c.manager_id.in_(ids)),
+        deduction_changes=of(
+            t.deduction_changes, DeductionChange,
+            t.deduction_changes.c.deduction_id.in_(their_deductions),
+        ),
+        disputes=of(t.disputes, DisputeFact, t.disputes.c.manager_id.in_(ids)),
+        dispute_steps=of(
+            t.dispute_steps, DisputeStep, t.dispute_steps.c.dispute_id.in_(their_disputes)
+        ),
+        adjustments=of(t.adjustments, AdjustmentFact, t.adjustments.c.manager_id.in_(ids)),
+        adjustment_changes=of(
+            t.adjustment_changes, AdjustmentChange,
+            t.adjustment_changes.c.adjustment_id.in_(their_adjustments),
+        ),
+        rulesets=load_rulesets(conn, cut),
+    )
+
+
+def latest(rows: Iterable[F]) -> F | None:
+    """The row with the highest position (rows are loaded in position order)."""
+    found = None
+    for row in rows:
+        found = row
+    return found

@@ -1,0 +1,314 @@
+"""The query side: every figure at any business date (`as_of`) and any recording instant
+(`known_at`), computed from the fact tables with `ledger.calculation`.
+
+`known_at` becomes a log position (the last event recorded at or before it; by default the
+head), and only facts at or before that position count, including rule-set publications,
+so a question about the past is answered under the rules as they were known then. Before
+answering, the facts are brought up to that position inline if a worker has not done so
+yet (read your writes); past the time bound the query raises `ProjectionLagging`.
+
+Answers are plain dicts: Decimal for money, int for points, date and datetime objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select
+
+from ledger.application import LedgerApplication
+from ledger.errors import InvalidInput
+from ledger.periods import Period
+from projections import tables as t
+from projections.compute import (
+    PayResult,
+    ScoreResult,
+    pay_result,
+    portfolio_of,
+    posting_effect,
+    rules_for,
+    score_result,
+    score_steps,
+)
+from projections.database import reading, tracked
+from projections.factset import FactSet, load
+from projections.runner import FACTS, FactsProjection, ProjectionLagging
+
+__all__ = ["Figures", "ProjectionLagging"]
+
+DISPUTE_STATUSES = ("open", "decided", "appealed", "appeal_decided")
+MAX_DISPUTES = 1_000
+"""The longest queue one call returns (TB: bound everything)."""
+
+
+@dataclass(frozen=True)
+class _Cut:
+    as_of: date
+    known_at: datetime
+    position: int
+
+
+class Figures:
+    """Scores, pay, portfolios, timelines and dispute queues of one ledger."""
+
+    def __init__(self, app: LedgerApplication, catch_up_timeout: float = 2.0) -> None:
+        self.app = app
+        self.catch_up_timeout = catch_up_timeout
+        self._facts = FactsProjection(app)
+        self.engine = self._facts.engine
+
+    # --- read your writes -------------------------------------------------------------
+
+    def catch_up(self, timeout: float = 2.0) -> int:
+        """Processes every event appended so far; raises ProjectionLagging past `timeout`."""
+        return self._facts.catch_up(timeout=timeout)
+
+    def _ensure(self, position: int) -> None:
+        with reading(self.engine) as conn:
+            reached = tracked(conn, FACTS) or 0
+        if reached < position:
+            self._facts.catch_up(until=position, timeout=self.catch_up_timeout)
+
+    def _cut(self, as_of: date | None, known_at: datetime | None) -> _Cut:
+        if known_at is None:
+            instant = self.app.clock()
+            position = int(self.app.recorder.max_notification_id() or 0)
+        else:
+            if known_at.tzinfo is None:
+                raise InvalidInput({"known_at": ["must carry a time zone (RFC 3339)"]})
+            instant = known_at
+            position = self.app.position_known_at(known_at)
+        self._ensure(position)
+        return _Cut(as_of or self.app.today(), instant, position)
+
+    def _load(
+        self, manager_id: str, cut: _Cut, period: Period | None = None, postings: bool = False
+    ) -> FactSet:
+        with reading(self.engine) as conn:
+            facts = load(conn, [manager_id], cut.position, period, postings=postings)
+        facts.manager(manager_id)  # NotFound for a manager unknown at that cut
+        return facts
+
+    # --- score and pay ----------------------------------------------------------------
+
+    def score(
+        self, manager_id: str, period: str, *, as_of: date | None = None,
+        known_at: datetime | None = None, explain: bool = False,
+    ) -> dict[str, Any]:
+        """{score, rating, error_points, adjustment_points, disqualified, ruleset_version,
+        as_of, known_at}; with `explain`, each deduction and adjustment with its effect and
+        log position, and the rule-set parameters used."""
+        quarter = Period.parse(period)
+        cut = self._cut(as_of, known_at)
+        facts = self._load(manager_id, cut, quarter)
+        result = self._score(facts, manager_id, quarter, cut)
+        figure = result.figure
+        answer: dict[str, Any] = dict(
+            manager_id=manager_id, period=period, score=figure.score, rating=figure.rating,
+            error_points=figure.error_points, adjustment_points=figure.adjustment_points,
+            disqualified=figure.disqualified, ruleset_version=figure.ruleset_version,
+            as_of=cut.as_of, known_at=cut.known_at,
+        )
+        if explain:
+            answer["explanation"] = _score_explanation(result)
+        return answer
+
+    def pay(
+        self, manager_id: str, period: str, *, as_of: date | None = None,
+        known_at: datetime | None = None, explain: bool = False,
+    ) -> dict[str, Any]:
+        """{base_salary, stock_task, incremental_task, target, actual, performance_pay, score,
+        actual_pay, ruleset_version, as_of, known_at}, money as Decimal rounded to 0.01; with
+        `explain`, the calculation steps, holdings, postings and target, and the parameters."""
+        quarter = Period.parse(period)
+        cut = self._cut(as_of, known_at)
+        facts = self._load(manager_id, cut, quarter, postings=True)
+        score = self._score(facts, manager_id, quarter, cut)
+        result = pay_result(facts, manager_id, quarter, cut.as_of, score.rules, score.figure.score)
+        figure = result.figure
+        answer: dict[str, Any] = dict(
+            manager_id=manager_id, period=period, base_salary=figure.base_salary,
+            stock_task=figure.stock_task, incremental_task=figure.incremental_task,
+            target=figure.target, actual=figure.actual, performance_pay=figure.performance_pay,
+            score=figure.score, actual_pay=figure.actual_pay,
+            ruleset_version=figure.ruleset_version, as_of=cut.as_of, known_at=cut.known_at,
+        )
+        if explain:
+            answer["explanation"] = _pay_explanation(result, score)
+        return answer
+
+    def _score(self, facts: FactSet, manager_id: str, period: Period, cut: _Cut) -> ScoreResult:
+        rules = rules_for(facts, period).document
+        return score_result(facts, manager_id, period, cut.as_of, rules)
+
+    # --- portfolio and timeline -------------------------------------------------------
+
+    def portfolio(
+        self, manager_id: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """The customers held on `as_of`: {manager_id, customers: [{customer_id, name, class,
+        group, held_from}], as_of, known_at}."""
+        cut = self._cut(as_of, known_at)
+        facts = self._load(manager_id, cut)
+        customers = [
+            dict(customer_id=c.customer_id, name=c.name, **{"class": c.customer_class},
+                 group=c.group_name, held_from=span.held_from)
+            for c, span in portfolio_of(facts, manager_id, cut.as_of)
+        ]
+        return dict(manager_id=manager_id, customers=customers, as_of=cut.as_of,
+                    known_at=cut.known_at)
+
+    def timeline(
+        self, manager_id: str, period: str, *, as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Every event that moved the score, in log order: {items: [{position, recorded_at,
+        type, effective_on, effect, score_after, ruleset_version}], ...}. A rule-set
+        publication appears when it moved the score."""
+        quarter = Period.parse(period)
+        cut = self._cut(as_of, known_at)
+        facts = self._load(manager_id, cut, quarter)
+        steps = list(score_steps(facts, manager_id, quarter, cut.as_of))
+        recorded = self._recorded_at([s.moment.position for s in steps])
+        items = [
+            dict(position=s.moment.position, recorded_at=recorded[s.moment.position],
+                 type=s.moment.type, effective_on=s.moment.effective_on, effect=s.effect,
+                 score_after=s.score_after, ruleset_version=s.ruleset_version)
+            for s in steps
+        ]
+        in_force = facts.rulesets.in_force(quarter)
+        return dict(manager_id=manager_id, period=period, items=items, as_of=cut.as_of,
+                    known_at=cut.known_at,
+                    ruleset_version=in_force.version if in_force is not None else None)
+
+    def _recorded_at(self, positions: list[int]) -> dict[int, datetime]:
+        if not positions:
+            return {}
+        with reading(self.engine) as conn:
+            rows = conn.execute(
+                select(t.events.c.position, t.events.c.recorded_at)
+                .where(t.events.c.position.in_(positions))
+            )
+            return {int(p): r for p, r in rows}
+
+    # --- dispute queue ----------------------------------------------------------------
+
+    def disputes(
+        self, *, status: str | None = None, overdue: bool | None = None,
+        manager_id: str | None = None, today: date | None = None, limit: int = MAX_DISPUTES,
+    ) -> list[dict[str, Any]]:
+        """Disputes as they stand now, oldest first; overdue = awaiting a decision past due."""
+        if status is not None and status not in DISPUTE_STATUSES:
+            raise InvalidInput({"status": [f"must be one of {', '.join(DISPUTE_STATUSES)}"]})
+        if not 1 <= limit <= MAX_DISPUTES:
+            raise InvalidInput({"limit": [f"must be between 1 and {MAX_DISPUTES}"]})
+        day = today or self.app.today()
+        self._cut(None, None)
+        with reading(self.engine) as conn:
+            queue = [_queue_item(row, day) for row in conn.execute(_queue(manager_id))]
+        return [
+            item for item in queue
+            if (status is None or item["status"] == status)
+            and (overdue is None or item["overdue"] == overdue)
+        ][:limit]
+
+
+def _queue(manager_id: str | None) -> Any:
+    """Each dispute with its latest step (the step with the highest position)."""
+    steps = t.dispute_steps
+    last = (
+        select(steps.c.dispute_id, func.max(steps.c.position).label("position"))
+        .group_by(steps.c.dispute_id).subquery()
+    )
+    statement = (
+        select(t.disputes.c.dispute_id, t.disputes.c.deduction_id, t.disputes.c.manager_id,
+               steps.c.status, steps.c.due_on, t.disputes.c.position)
+        .join(last, last.c.dispute_id == t.disputes.c.dispute_id)
+        .join(steps, (steps.c.dispute_id == last.c.dispute_id)
+              & (steps.c.position == last.c.position))
+        .order_by(t.disputes.c.position)
+    )
+    if manager_id is not None:
+        statement = statement.where(t.disputes.c.manager_id == manager_id)
+    return statement
+
+
+def _queue_item(row: Any, today: date) -> dict[str, Any]:
+    pending = row.status in ("open", "appealed")
+    return dict(
+        dispute_id=UUID(hex=row.dispute_id), deduction_id=UUID(hex=row.deduction_id),
+        manager_id=row.manager_id, status=row.status, due_on=row.due_on,
+        overdue=pending and row.due_on is not None and today > row.due_on,
+    )
+
+
+# --- explanations ---------------------------------------------------------------------
+
+
+def _score_explanation(result: ScoreResult) -> dict[str, Any]:
+    lines: list[dict[str, Any]] = []
+    by_id = {c.fact.deduction_id: c for c in result.deductions}
+    adjustments = list(result.adjustments)
+    for line in result.figure.lines:
+        entry: dict[str, Any] = dict(
+            position=None, type=line.kind, effect=line.score_delta, counted=line.counted,
+            rule_code=line.rule_code, note=line.note,
+        )
+        counted = by_id.get(line.source)
+        if counted is not None:
+            entry.update(
+                position=counted.fact.position, type="Deduction.Recorded",
+                deduction_id=UUID(hex=counted.fact.deduction_id),
+                effective_on=counted.fact.effective_on, occurrences=counted.fact.occurrences,
+                aggravated=counted.fact.aggravated,
+                points_per_occurrence=counted.points_per_occurrence,
+                error_points=counted.counted.error_points, status=counted.counted.status,
+                status_position=counted.change.position if counted.change else None,
+            )
+        elif line.kind == "adjustment" and adjustments:
+            # score_for lists adjustments in the order they were given, after deductions.
+            adjustment, approval = adjustments.pop(0)
+            entry.update(position=approval.position, type="Adjustment.Approved",
+                         adjustment_id=UUID(hex=adjustment.adjustment_id),
+                         proposed_position=adjustment.position)
+        lines.append(entry)
+    codes = {c.fact.rule_code for c in result.deductions}
+    return dict(lines=lines, parameters=_parameters(result, codes, ("score.",)))
+
+
+def _pay_explanation(result: PayResult, score: ScoreResult) -> dict[str, Any]:
+    lines: list[dict[str, Any]] = [
+        dict(position=None, type="calculation", label=line.label, effect=line.amount,
+             detail=line.detail)
+        for line in result.figure.lines
+    ]
+    for span, customer in result.holdings:
+        lines.append(dict(
+            position=span.fact.position, type="Customer.Assigned", customer_id=customer.customer_id,
+            held_from=span.held_from, held_to=span.held_to,
+            effect=None, last_year_contribution=customer.last_year_contribution,
+        ))
+    for posting in result.postings:
+        lines.append(dict(
+            position=posting.position, type="Contribution.Posted",
+            customer_id=posting.customer_id, booked_on=posting.booked_on,
+            effect=posting_effect(posting, score.rules),
+        ))
+    if result.target is not None:
+        lines.append(dict(position=result.target.position, type="Manager.TargetSet",
+                          effect=result.target.incremental, period=result.target.period))
+    return dict(
+        lines=lines, grade=result.grade, score=_score_explanation(score),
+        parameters=_parameters(score, set(), ("pay.", "score.base")),
+    )
+
+
+def _parameters(result: ScoreResult, codes: set[str], prefixes: tuple[str, ...]) -> dict[str, Any]:
+    wanted = {f"deductions.{code}.points" for code in codes}
+    return {
+        key: value for key, value in result.rules.parameters_used().items()
+        if key.startswith(prefixes) or key in wanted
+    } | {"version": result.rules.version}

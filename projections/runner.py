@@ -1,0 +1,394 @@
+"""The batch processor: reads the log in pages and applies each page exactly once.
+
+Exactly once: a page's fact rows and the tracking position they bring commit in one
+transaction, and the position moves by compare-and-set from the value the page was read
+after. Two processors (a worker and an API catching up inline) may race; the loser's
+update matches nothing and its whole page rolls back, so no fact is written twice.
+
+A rebuild empties the views and their tracking, then replays. It leaves a marker row in
+`tracking` until it finishes, so a rebuild that was interrupted (Ctrl-C, kill -9) resumes
+from its last committed page when rerun instead of starting over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+from sqlalchemy import Connection, Engine, delete, func, select
+
+from ledger.application import LedgerApplication
+from ledger.errors import LedgerError
+from projections import tables as t
+from projections.database import (
+    advance,
+    engine_for,
+    ensure_tracking,
+    forget,
+    reading,
+    tracked,
+    tracking_rows,
+    writing,
+)
+from projections.facts import NAMED_BY_CUSTOMER, NAMED_BY_MANAGER, TOPICS, Names, facts_of
+from projections.figures import LIVE, FigureView
+
+FACTS = "projection:facts"
+REBUILD_MARK = "rebuild:"
+DEFAULT_PAGE = 2_000
+MAX_PAGE = 10_000
+MAX_RETRY_AFTER = 60
+
+Progress = Callable[[int], None]
+"""Told how many more events (or managers) were processed."""
+
+
+class ProjectionLagging(LedgerError):
+    """The projections could not reach the log's head within the bound (HTTP 503).
+
+    `retry_after` is a whole number of seconds after which the client may try again.
+    """
+
+    default_title = "Projections lagging"
+
+    def __init__(self, retry_after: int, detail: str) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+def _no_progress(_: int) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the log as fact rows, covering positions (start, end]."""
+
+    start: int
+    end: int
+    rows: dict[str, list[dict[str, Any]]]
+
+
+class FactsProjection:
+    """Turns events into fact rows, page by page, under the tracking name `projection:facts`."""
+
+    def __init__(self, app: LedgerApplication, page: int = DEFAULT_PAGE) -> None:
+        if not 1 <= page <= MAX_PAGE:
+            raise ValueError(f"page must be between 1 and {MAX_PAGE}")
+        self.app = app
+        self.engine: Engine = engine_for(app)
+        self.page = page
+        self.names = Names()
+
+    def position(self) -> int:
+        with reading(self.engine) as conn:
+            return tracked(conn, FACTS) or 0
+
+    def head(self) -> int:
+        return int(self.app.recorder.max_notification_id() or 0)
+
+    def process_page(self, until: int | None = None) -> int:
+        """Applies the next page; returns how many positions it covered (0: nothing to do,
+        or another processor applied this page first and the next call goes on from its)."""
+        page = self._prepare(self._start(), until)
+        if page is None or not self._apply(page):
+            return 0
+        return page.end - page.start
+
+    def catch_up(
+        self, until: int | None = None, timeout: float | None = None,
+        progress: Progress = _no_progress,
+    ) -> int:
+        """Processes pages until `until` (default: the head now); returns the position reached.
+
+        With a timeout, raises ProjectionLagging when the position is not reached in time.
+        The next page is read and decoded in a second thread while this one writes the
+        current page, so Python decodes while the database works.
+        """
+        target = self.head() if until is None else until
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="facts-read-ahead") as reader:
+            ahead = reader.submit(self._prepare, self._start(), target)
+            while (page := ahead.result()) is not None:
+                # Read ahead as if this page will commit; if it does not, read again.
+                ahead = reader.submit(self._prepare, page.end, target)
+                if self._apply(page):
+                    progress(page.end - page.start)
+                else:
+                    ahead.cancel()
+                    ahead = reader.submit(self._prepare, self._start(), target)
+                _check_time(started, timeout, self.position, target)
+        return self.position()
+
+    def _prepare(self, start: int, until: int | None) -> Page | None:
+        """The page after `start` as fact rows, or None when there is nothing up to `until`."""
+        if until is not None and start >= until:
+            return None
+        notifications = self.app.recorder.select_notifications(
+            start, self.page, stop=until, inclusive_of_start=False
+        )
+        if not notifications:
+            return None
+        return Page(start, notifications[-1].id, self._rows(notifications))
+
+    def _apply(self, page: Page) -> bool:
+        """Commits the page's rows with its position; False if another processor was first."""
+        with writing(self.engine) as conn:
+            if not advance(conn, FACTS, page.start, page.end):
+                conn.rollback()
+                return False
+            _insert(conn, page.rows)
+        return True
+
+    def _start(self) -> int:
+        with reading(self.engine) as conn:
+            start = tracked(conn, FACTS)
+        if start is None:
+            # First run, or a rebuild just emptied the facts: start from the beginning.
+            with writing(self.engine) as conn:
+                ensure_tracking(conn, FACTS)
+            start = 0
+        return start
+
+    def _rows(self, notifications: Sequence[Notification]) -> dict[str, list[dict[str, Any]]]:
+        # Comments and period closings establish no facts, so they are not even decoded.
+        wanted = [n for n in notifications if n.topic in TOPICS]
+        events = [(n.id, self.app.mapper.to_domain_event(n)) for n in wanted]
+        self._learn_names(events)
+        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for fact in facts_of(events, self.names):
+            rows[fact.table].append(dict(fact.values))
+        return rows
+
+    def _learn_names(self, events: Sequence[tuple[int, Any]]) -> None:
+        """Looks up, in one query per kind, the names this page needs and did not register."""
+        for kind_topics, table, column in (
+            (NAMED_BY_MANAGER, t.managers, "manager_id"),
+            (NAMED_BY_CUSTOMER, t.customers, "customer_id"),
+        ):
+            missing = set()
+            for _, event in events:
+                registered = getattr(event, "business_id", None)
+                if registered is not None:
+                    self.names.learn(event.originator_id, registered)
+                elif _topic(event) in kind_topics and not self.names.knows(event.originator_id):
+                    missing.add(event.originator_id.hex)
+            if missing:
+                self._look_up(table, column, missing)
+
+    def _look_up(self, table: Any, column: str, aggregate_ids: set[str]) -> None:
+        with reading(self.engine) as conn:
+            rows = conn.execute(
+                select(table.c.aggregate_id, table.c[column]).where(
+                    table.c.aggregate_id.in_(sorted(aggregate_ids))
+                )
+            )
+            for aggregate_id, business_id in rows:
+                self.names.learn(UUID(hex=aggregate_id), business_id)
+
+
+def _topic(event: Any) -> str:
+    cls = type(event)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _insert(conn: Connection, rows: dict[str, list[dict[str, Any]]]) -> None:
+    # Tables in a fixed order; each gets one multi-row INSERT per page.
+    for table in t.FACT_TABLES:
+        batch = rows.get(table.name)
+        if batch:
+            conn.execute(table.insert(), batch)
+
+
+def _check_time(
+    started: float, timeout: float | None, position: Callable[[], int], target: int
+) -> None:
+    if timeout is None:
+        return
+    elapsed = time.monotonic() - started
+    if elapsed <= timeout:
+        return
+    reached = position()
+    if reached < target:
+        raise ProjectionLagging(
+            _retry_after(elapsed, reached, target),
+            f"projections are at position {reached}, the log at {target}",
+        )
+
+
+def _retry_after(elapsed: float, position: int, target: int) -> int:
+    # Seconds to go at the rate seen so far, within [1, MAX_RETRY_AFTER].
+    remaining = max(target - position, 1)
+    rate = max(position, 1) / max(elapsed, 0.001)
+    return max(1, min(MAX_RETRY_AFTER, math.ceil(remaining / rate)))
+
+
+# --- following the log and rebuilding ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where one projection stands: its tracking position and how far behind the log it is."""
+
+    name: str
+    position: int | None
+    head: int
+    ruleset_version: str | None = None
+    rebuilding: bool = False
+
+    @property
+    def lag(self) -> int:
+        return self.head - (self.position or 0)
+
+
+def follow(
+    app: LedgerApplication, page: int = DEFAULT_PAGE, facts: FactsProjection | None = None
+) -> int:
+    """Brings the facts and the live figures up to the head once; returns the position."""
+    facts = facts or FactsProjection(app, page)
+    position = facts.catch_up()
+    FigureView(facts.engine, LIVE).follow(position)
+    return position
+
+
+def run_forever(
+    app: LedgerApplication, page: int = DEFAULT_PAGE, poll_seconds: float = 0.5,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> None:
+    """The worker loop of `ledger projections run`: follow the log until told to stop.
+
+    Polling keeps one code path for both back ends; a worker that falls behind catches
+    up in pages without sleeping in between.
+    """
+    facts = FactsProjection(app, page)
+    while not should_stop():
+        before = facts.position()
+        if follow(app, page, facts) == before:
+            time.sleep(poll_seconds)
+
+
+def rebuild_live(
+    app: LedgerApplication, page: int = DEFAULT_PAGE,
+    progress: Callable[[str, int], Progress] | None = None,
+) -> int:
+    """Empties and replays the facts, then recomputes the live figures; resumable."""
+    facts = FactsProjection(app, page)
+    mark = REBUILD_MARK + LIVE
+    _begin_rebuild(facts.engine, mark, _empty_facts_and_live)
+    head = facts.head()
+    start = facts.position()
+    bar = progress("events", head - start) if progress else _no_progress
+    position = facts.catch_up(until=head, progress=bar)
+    view = FigureView(facts.engine, LIVE)
+    view.sweep(position, progress("managers", view.manager_count(position)) if progress else None)
+    _end_rebuild(facts.engine, mark)
+    return position
+
+
+def rebuild_shadow(
+    app: LedgerApplication, name: str, version: str | None, page: int = DEFAULT_PAGE,
+    progress: Callable[[str, int], Progress] | None = None,
+) -> int:
+    """Fills view `name` under rule set `version` (None: the rule set in force per period).
+
+    Only that view's rows and tracking are written. The facts are brought up to the head
+    first (the same exactly-once processing the worker does), so the shadow reflects every
+    event the live view does.
+    """
+    if name == LIVE:
+        raise ValueError("the live view is rebuilt without --shadow")
+    facts = FactsProjection(app, page)
+    position = facts.catch_up()
+    view = FigureView(facts.engine, name, version)
+    mark = REBUILD_MARK + name
+    # Resume only the same request; another rule set for the same name starts over.
+    fresh = not view.is_defined_as(version)
+    _begin_rebuild(facts.engine, mark, view.empty, restart=fresh)
+    view.define()
+    view.sweep(position, progress("managers", view.manager_count(position)) if progress else None)
+    _end_rebuild(facts.engine, mark)
+    return position
+
+
+def _begin_rebuild(
+    engine: Engine, mark: str, empty: Callable[[Connection], None], restart: bool = False
+) -> None:
+    """Empties the view once; a rerun after an interruption finds the mark and resumes.
+
+    Claiming the mark is the first statement, so two rebuilds starting together empty
+    the view once; `empty` forgets the tracking rows before it deletes any row (see there).
+    """
+    with writing(engine) as conn:
+        if restart:
+            forget(conn, mark)
+        if ensure_tracking(conn, mark):
+            empty(conn)
+
+
+def _end_rebuild(engine: Engine, mark: str) -> None:
+    with writing(engine) as conn:
+        forget(conn, mark)
+
+
+def _empty_facts_and_live(conn: Connection) -> None:
+    # Tracking rows first: deleting them waits for any processor that holds them in a
+    # batch (its compare-and-set locks the row), so the rows deleted next include that
+    # batch's; a processor arriving later finds no row to advance and rolls back.
+    forget(conn, FACTS)
+    FigureView.empty_view(conn, LIVE)
+    for table in t.FACT_TABLES:
+        conn.execute(delete(table))
+
+
+def status(app: LedgerApplication) -> list[Status]:
+    """Position and lag of the facts and of every figure view."""
+    engine = engine_for(app)
+    head = int(app.recorder.max_notification_id() or 0)
+    with reading(engine) as conn:
+        marks = tracking_rows(conn, REBUILD_MARK)
+        defined = {row.view_name: row.ruleset_version for row in conn.execute(select(t.views))}
+        positions = {FACTS: tracked(conn, FACTS)}
+        for name in sorted(defined.keys() | {LIVE}):
+            positions[FigureView.tracking_name(name)] = tracked(
+                conn, FigureView.tracking_name(name)
+            )
+    facts_rebuilding = REBUILD_MARK + LIVE in marks
+    found = [Status(FACTS, positions[FACTS], head, rebuilding=facts_rebuilding)]
+    for name in sorted(defined.keys() | {LIVE}):
+        found.append(Status(
+            FigureView.tracking_name(name), positions[FigureView.tracking_name(name)], head,
+            ruleset_version=defined.get(name), rebuilding=REBUILD_MARK + name in marks,
+        ))
+    return found
+
+
+def checksums(app: LedgerApplication) -> dict[str, str]:
+    """A SHA-256 of every read-model table's rows, in key order (to compare two builds)."""
+    engine = engine_for(app)
+    sums = {}
+    with reading(engine) as conn:
+        for table in t.FACT_TABLES + t.VIEW_TABLES:
+            digest = hashlib.sha256()
+            keys = list(table.primary_key.columns)
+            for row in conn.execute(select(table).order_by(*keys)):
+                digest.update(repr(tuple(_canonical(v) for v in row)).encode())
+            sums[table.name] = digest.hexdigest()
+        count = conn.execute(select(func.count()).select_from(t.figures)).scalar()
+    sums["rm_figures.rows"] = str(count)
+    return sums
+
+
+def _canonical(value: Any) -> Any:
+    # NUMERIC may come back as 7250.00 or 7250 depending on how it was written; compare values.
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return value

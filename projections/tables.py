@@ -1,0 +1,271 @@
+"""The read-model tables as SQLAlchemy Core objects, for queries; their DDL lives in migrations.
+
+Fact tables (`rm_*` except `rm_figures` and `rm_views`) are insert-only: each row is one
+fact an event established, stamped with the event's log `position`, so a query cuts any
+of them at a position ("as known at") and, where the fact has one, at a business date.
+Money is NUMERIC on PostgreSQL and exact decimal TEXT on SQLite, always Decimal in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from persistence.records import from_micros, to_micros
+
+
+class Money(TypeDecorator[Decimal]):
+    """NUMERIC on PostgreSQL; on SQLite the decimal's exact text, never a float."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        if not isinstance(value, Decimal):
+            raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
+        return format(value, "f")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class Instant(TypeDecorator[datetime]):
+    """A recording time: timestamptz on PostgreSQL, epoch microseconds on SQLite (0001)."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(DateTime(timezone=True))
+        return dialect.type_descriptor(BigInteger())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return to_micros(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None or isinstance(value, datetime):
+            return value
+        return from_micros(int(value))
+
+
+metadata = MetaData()
+
+
+def _position() -> Column[int]:
+    return Column("position", BigInteger, nullable=False)
+
+
+managers = Table(
+    "rm_managers", metadata,
+    Column("manager_id", Text, primary_key=True),
+    Column("aggregate_id", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("unit", Text, nullable=False),
+    _position(),
+)
+
+grades = Table(
+    "rm_grades", metadata,
+    Column("manager_id", Text, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("effective_on", Date, nullable=False),
+    Column("grade", Text, nullable=False),
+)
+
+targets = Table(
+    "rm_targets", metadata,
+    Column("manager_id", Text, primary_key=True),
+    Column("period", Text, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("incremental", Money, nullable=False),
+)
+
+customers = Table(
+    "rm_customers", metadata,
+    Column("customer_id", Text, primary_key=True),
+    Column("aggregate_id", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("customer_class", Text, nullable=False),
+    Column("industry", Text, nullable=False),
+    Column("chain", Text),
+    Column("group_name", Text),
+    Column("last_year_contribution", Money, nullable=False),
+    _position(),
+)
+
+holdings = Table(
+    "rm_holdings", metadata,
+    Column("customer_id", Text, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("manager_id", Text, nullable=False),
+    Column("effective_on", Date, nullable=False),
+)
+
+contributions = Table(
+    "rm_contributions", metadata,
+    # Keyed by position, not by posting id: the log already makes ids unique, and a key
+    # that grows in order keeps bulk inserts of the largest fact table cheap.
+    Column("position", BigInteger, primary_key=True),
+    Column("contribution_id", Text, nullable=False),
+    Column("customer_id", Text, nullable=False),
+    Column("booked_on", Date, nullable=False),
+    Column("interest_income", Money, nullable=False),
+    Column("deposit_earnings", Money, nullable=False),
+    Column("fee_income", Money, nullable=False),
+    Column("risk_cost", Money, nullable=False),
+    Column("source_system", Text, nullable=False),
+    Column("external_id", Text, nullable=False),
+)
+
+deductions = Table(
+    "rm_deductions", metadata,
+    Column("deduction_id", Text, primary_key=True),
+    Column("manager_id", Text, nullable=False),
+    Column("rule_code", Text, nullable=False),
+    Column("occurrences", Integer, nullable=False),
+    Column("aggravated", Boolean, nullable=False),
+    Column("disqualify", Boolean, nullable=False),
+    Column("effective_on", Date, nullable=False),
+    Column("points_per_occurrence", Integer, nullable=False),
+    Column("ruleset_version", Text, nullable=False),
+    Column("customer_id", Text),
+    Column("description", Text, nullable=False),
+    _position(),
+)
+
+deduction_changes = Table(
+    "rm_deduction_changes", metadata,
+    Column("deduction_id", Text, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("status", Text, nullable=False),
+    Column("points_total", Integer),
+    Column("dispute_id", Text, nullable=False),
+)
+
+disputes = Table(
+    "rm_disputes", metadata,
+    Column("dispute_id", Text, primary_key=True),
+    Column("deduction_id", Text, nullable=False),
+    Column("manager_id", Text, nullable=False),
+    _position(),
+)
+
+dispute_steps = Table(
+    "rm_dispute_steps", metadata,
+    Column("dispute_id", Text, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("step", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("due_on", Date),
+    Column("outcome", Text),
+)
+
+adjustments = Table(
+    "rm_adjustments", metadata,
+    Column("adjustment_id", Text, primary_key=True),
+    Column("manager_id", Text, nullable=False),
+    Column("period", Text, nullable=False),
+    Column("points", Integer, nullable=False),
+    _position(),
+)
+
+adjustment_changes = Table(
+    "rm_adjustment_changes", metadata,
+    Column("adjustment_id", Text, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("status", Text, nullable=False),
+)
+
+rulesets = Table(
+    "rm_rulesets", metadata,
+    Column("version", Text, primary_key=True),
+    Column("effective_from", Date, nullable=False),
+    Column("content", Text, nullable=False),
+    _position(),
+)
+
+ruleset_publications = Table(
+    "rm_ruleset_publications", metadata,
+    Column("version", Text, primary_key=True),
+    _position(),
+)
+
+views = Table(
+    "rm_views", metadata,
+    Column("view_name", Text, primary_key=True),
+    # NULL: the live view, which uses the rule set in force for each period.
+    Column("ruleset_version", Text),
+)
+
+figures = Table(
+    "rm_figures", metadata,
+    Column("view_name", Text, primary_key=True),
+    Column("manager_id", Text, primary_key=True),
+    Column("period", Text, primary_key=True),
+    Column("ruleset_version", Text, nullable=False),
+    _position(),
+    Column("score", Integer, nullable=False),
+    Column("rating", Text, nullable=False),
+    Column("error_points", Integer, nullable=False),
+    Column("adjustment_points", Integer, nullable=False),
+    Column("disqualified", Boolean, nullable=False),
+    Column("base_salary", Money, nullable=False),
+    Column("stock_task", Money, nullable=False),
+    Column("incremental_task", Money, nullable=False),
+    Column("target", Money, nullable=False),
+    Column("actual", Money, nullable=False),
+    Column("performance_pay", Money, nullable=False),
+    Column("actual_pay", Money, nullable=False),
+)
+
+# Tables owned by the event store (migration 0001); only read or tracked here.
+tracking = Table(
+    "tracking", metadata,
+    Column("application_name", Text, primary_key=True),
+    Column("notification_id", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events", metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("topic", Text, nullable=False),
+    Column("recorded_at", Instant, nullable=False),
+)
+
+FACT_TABLES: tuple[Table, ...] = (
+    managers, grades, targets, customers, holdings, contributions, deductions,
+    deduction_changes, disputes, dispute_steps, adjustments, adjustment_changes,
+    rulesets, ruleset_publications,
+)
+"""Every table the facts projection writes; a facts rebuild empties exactly these."""
+
+VIEW_TABLES: tuple[Table, ...] = (views, figures)
+
+READ_MODEL_TABLES: tuple[str, ...] = tuple(t.name for t in FACT_TABLES + VIEW_TABLES)
+"""Every read-model table, by name (tests empty them between scenarios)."""
