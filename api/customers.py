@@ -10,7 +10,18 @@ from typing import Any
 import marshmallow as ma
 from flask import Response
 
-from api.common import CommandSchema, LedgerBlueprint, Money, answer, identifier, run_command, text
+from api.common import (
+    CommandSchema,
+    LedgerBlueprint,
+    Money,
+    answer,
+    identifier,
+    receipt_body,
+    run_command,
+    schema_of,
+    text,
+)
+from api.idempotency import Finish, Reply
 from ledger.customer import CUSTOMER_CLASSES
 
 blp = LedgerBlueprint("customers", __name__, description="Bank customers and who holds them")
@@ -73,10 +84,17 @@ def customer_view(aggregates: Sequence[Any]) -> dict[str, Any]:
         "last_year_contribution": customer.last_year_contribution,
         "manager_id": customer.holder,
         "holders": [{"manager_id": m, "effective_on": d} for d, m in customer.holder_history],
-        # The assignment command refuses what the policy refuses; its warnings need the
-        # portfolio read model and are not computed by the command yet (always empty).
-        "warnings": [],
     }
+
+
+def assignment_answer(aggregates: Sequence[Any], warnings: Any) -> Finish:
+    """The customer after the assignment, with the policy warnings the command noted."""
+    resource = schema_of(AssignmentOut).dump({
+        **customer_view(aggregates),
+        "warnings": [{"code": w.code, "rule": w.rule, "message": w.message}
+                     for w in warnings or ()],
+    })
+    return lambda receipt: Reply(200, {**resource, **receipt_body(receipt)})
 
 
 @blp.route("/customers", methods=["POST"])
@@ -98,5 +116,4 @@ def register_customer(body: dict[str, Any]) -> Response:
 @blp.response(200, AssignmentOut)
 def assign_customer(body: dict[str, Any], customer_id: str) -> Response:
     """Assign or reassign a customer to a manager from a date"""
-    return run_command(lambda app: app.assign_customer(customer_id, **body),
-                       answer(200, AssignmentOut, customer_view))
+    return run_command(lambda app: app.assign_customer(customer_id, **body), assignment_answer)

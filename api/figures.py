@@ -41,6 +41,16 @@ def figures() -> Any:
     return found
 
 
+def register_portfolio_reader(ledger_app: Any) -> None:
+    """Assignments check the portfolio policy against the read models (DESIGN §3.4)."""
+    try:
+        from projections.policy import PortfolioSnapshots
+    except ImportError:
+        return
+    # Commands run inside requests, so the process's Figures is reachable when called.
+    ledger_app.portfolios = lambda day: PortfolioSnapshots(figures())(day)
+
+
 def register_lag_handler(app: Flask) -> None:
     """Projections that cannot catch up in time: 503 with Retry-After (if the module exists)."""
     try:

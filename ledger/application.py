@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -24,8 +24,8 @@ from ledger.contribution import Contribution
 from ledger.customer import Customer
 from ledger.deduction import Deduction
 from ledger.dispute import Dispute
-from ledger.errors import Conflict, DuplicateFact, InvalidInput, NotFound
-from ledger.rules import PremiumCustomersNeedTheRequiredGrade, check
+from ledger.calculation.portfolio_policy import PolicyRefusal, PolicyWarning, check_assignment
+from ledger.errors import Conflict, DuplicateFact, InvalidInput, NotFound, RuleViolation
 from ledger.manager import Manager
 from ledger.period import Period
 from ledger.periods import Period as Quarter
@@ -56,13 +56,29 @@ class RecordedEvent:
 
 @dataclass(frozen=True)
 class Receipt:
-    """What a command appended, in log order; empty when it appended nothing."""
+    """What a command appended, in log order; empty when it appended nothing.
+
+    `warnings` carries what a rule allowed but flagged (portfolio policy, DESIGN §3.4).
+    """
 
     events: tuple[RecordedEvent, ...] = ()
+    warnings: tuple[PolicyWarning, ...] = ()
 
     @property
     def recorded_at(self) -> datetime | None:
         return self.events[-1].recorded_at if self.events else None
+
+
+@dataclass(frozen=True)
+class PortfolioSnapshot:
+    """Every manager's customers (id, group) on one day, and how many managers there are."""
+
+    holdings_by_manager: Mapping[str, Sequence[tuple[str, str | None]]]
+    active_managers: int
+
+
+PortfolioReader = Callable[[date], PortfolioSnapshot]
+"""Reads the portfolios on a day; the composition root supplies one from the read models."""
 
 
 class LedgerApplication(Application[UUID]):
@@ -79,6 +95,8 @@ class LedgerApplication(Application[UUID]):
         super().__init__(env)
         self.timezone = ZoneInfo(self.env.get("TIMEZONE") or "Asia/Shanghai")
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        # Without a reader only the rules that need no other portfolio (premium) apply.
+        self.portfolios: PortfolioReader | None = None
 
     def register_transcodings(self, transcoder: Transcoder) -> None:
         super().register_transcodings(transcoder)  # type: ignore[arg-type]
@@ -86,8 +104,14 @@ class LedgerApplication(Application[UUID]):
 
     # --- saving -------------------------------------------------------------------
 
-    def record(self, *aggregates: Aggregate, extra_rows: ExtraRows | None = None) -> Receipt:
-        """Save aggregates in one append; `extra_rows` adds rows to the same transaction."""
+    def record(
+        self, *aggregates: Aggregate, extra_rows: ExtraRows | None = None, note: Any = None
+    ) -> Receipt:
+        """Save aggregates in one append; `extra_rows` adds rows to the same transaction.
+
+        `note` is what the command learned besides its events (e.g. policy warnings); it is
+        not stored here, but an interface that builds its reply inside the append gets it.
+        """
         appended: list[Appended] = []
 
         def hook(assigned: Sequence[Appended]) -> Sequence[ExtraRow]:
@@ -212,16 +236,34 @@ class LedgerApplication(Application[UUID]):
     def assign_customer(
         self, business_id: str, *, manager_id: str, effective_on: date, reason: str
     ) -> Receipt:
-        """(Re)assigns a customer; premium customers only to the grade the rule set names."""
+        """(Re)assigns a customer under the portfolio policy of the rule set in force:
+        a refusal raises, warnings come back on the receipt."""
         customer = self.customer(business_id)
         manager = self.manager(manager_id)
-        rules = self.ruleset_for_day(effective_on)
-        required = rules.portfolio.premium_requires_grade
-        grade = manager.grade_on(effective_on)
-        if required is not None:
-            check(PremiumCustomersNeedTheRequiredGrade(customer.customer_class, grade, required))
+        warnings = tuple(self._portfolio_policy(customer, manager, effective_on))
         customer.assign(manager_id=manager_id, effective_on=effective_on, reason=reason)
-        return self.record(customer)
+        return replace(self.record(customer, note=warnings), warnings=warnings)
+
+    def _portfolio_policy(
+        self, customer: Customer, manager: Manager, effective_on: date
+    ) -> list[PolicyWarning]:
+        snapshot = (
+            self.portfolios(effective_on) if self.portfolios else PortfolioSnapshot({}, 0)
+        )
+        try:
+            return check_assignment(
+                self.ruleset_for_day(effective_on),
+                customer_id=customer.business_id,
+                customer_class=customer.customer_class,
+                customer_group=customer.group,
+                manager_grade=manager.grade_on(effective_on),
+                manager_id=manager.business_id,
+                holdings_by_manager=snapshot.holdings_by_manager,
+                # The manager being assigned to exists, so there is at least one.
+                active_managers=max(snapshot.active_managers, 1),
+            )
+        except PolicyRefusal as refusal:
+            raise RuleViolation(refusal.rule, refusal.detail) from None
 
     # --- contributions and deductions --------------------------------------------
 

@@ -254,22 +254,8 @@ class NewHolderDiffersFromCurrent(Rule):
         return f"the customer is already held by {self.new_holder}"
 
 
-@dataclass(frozen=True)
-class PremiumCustomersNeedTheRequiredGrade(Rule):
-    """Premium customers are held only by managers of the rule set's grade (A in 2026.1)."""
-
-    customer_class: str
-    manager_grade: str
-    required_grade: str
-
-    def is_broken(self) -> bool:
-        return self.customer_class == "premium" and self.manager_grade != self.required_grade
-
-    def explain(self) -> str:
-        return (
-            f"premium customers need a grade-{self.required_grade} manager, "
-            f"not grade {self.manager_grade}"
-        )
+# The portfolio policy (premium grade, group split, span of control) lives with its
+# data in ledger.calculation.portfolio_policy.
 
 
 # --- Deductions ---
@@ -345,16 +331,18 @@ class DisputeWithinWindow(Rule):
 
 
 @dataclass(frozen=True)
-class OneOpenDisputePerDeduction(Rule):
-    """A deduction has at most one dispute in progress at a time (checked by the caller)."""
+class ADeductionIsDisputedOnce(Rule):
+    """A deduction is disputed once; its decision is challenged by appeal, not by a second
+    dispute (which would reopen a decided case and sidestep the appeal's window)."""
 
-    pending_dispute_ids: tuple[UUID, ...]
+    dispute_id: UUID | None
 
     def is_broken(self) -> bool:
-        return bool(self.pending_dispute_ids)
+        return self.dispute_id is not None
 
     def explain(self) -> str:
-        return f"the deduction already has a dispute in progress: {self.pending_dispute_ids[0]}"
+        return (f"the deduction was already disputed ({self.dispute_id}); "
+                "a decision is challenged by appeal")
 
     def refusal(self) -> LedgerError:
         return RuleViolation(self.name, self.explain(), current_state="disputed")
@@ -372,6 +360,23 @@ class ReviewerIsNotTheRecorder(Rule):
 
     def explain(self) -> str:
         return "the person who recorded the deduction may not decide on it"
+
+    def refusal(self) -> LedgerError:
+        return NotPermitted(self.explain(), rule=self.name)
+
+
+@dataclass(frozen=True)
+class AppealDeciderIsNotTheReviewer(Rule):
+    """An appeal is a second look: whoever decided the dispute never decides its appeal."""
+
+    reviewer: str | None
+    decided_by: str
+
+    def is_broken(self) -> bool:
+        return self.decided_by == self.reviewer
+
+    def explain(self) -> str:
+        return "the person who decided the dispute may not decide its appeal"
 
     def refusal(self) -> LedgerError:
         return NotPermitted(self.explain(), rule=self.name)
@@ -471,6 +476,26 @@ class ApproverIsNotTheProposer(Rule):
 
     def refusal(self) -> LedgerError:
         return NotPermitted(self.explain(), rule=self.name)
+
+
+# --- Periods ---
+
+
+@dataclass(frozen=True)
+class PeriodsCloseAfterTheyEnd(Rule):
+    """A period is closed only after its last day: earlier, its pay is not final yet."""
+
+    period: Period
+    today: date
+
+    def is_broken(self) -> bool:
+        return self.today <= self.period.last_day
+
+    def explain(self) -> str:
+        return f"{self.period} ends on {self.period.last_day}; it can be closed from the day after"
+
+    def refusal(self) -> LedgerError:
+        return RuleViolation(self.name, self.explain(), current_state="open")
 
 
 # --- Rule sets ---

@@ -65,7 +65,7 @@ def _names(ids: Sequence[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
-class PremiumCustomersNeedGradeA:
+class PremiumCustomersNeedTheRequiredGrade:
     """Premium customers are held only by managers of the required grade or better
     (grade A in 2026.1); `premium_requires_grade: null` switches the rule off."""
 
@@ -136,7 +136,7 @@ class SpanOfControl:
 
 
 POLICY_RULES: tuple[PortfolioRule, ...] = (
-    PremiumCustomersNeedGradeA(),
+    PremiumCustomersNeedTheRequiredGrade(),
     OneGroupOnePortfolio(),
     SpanOfControl(),
 )

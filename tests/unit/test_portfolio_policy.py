@@ -14,7 +14,7 @@ from ledger.calculation.portfolio_policy import (
     OneGroupOnePortfolio,
     PolicyRefusal,
     PolicyWarning,
-    PremiumCustomersNeedGradeA,
+    PremiumCustomersNeedTheRequiredGrade,
     SpanOfControl,
     check_assignment,
 )
@@ -67,7 +67,7 @@ def test_an_ordinary_assignment_passes_without_warnings() -> None:
 def test_a_premium_customer_is_refused_to_a_manager_below_grade_a(grade: str) -> None:
     with pytest.raises(PolicyRefusal) as refused:
         check(customer_class="premium", manager_grade=grade)
-    assert refused.value.rule == "PremiumCustomersNeedGradeA"
+    assert refused.value.rule == "PremiumCustomersNeedTheRequiredGrade"
     assert "grade-A" in refused.value.detail
 
 
@@ -184,12 +184,12 @@ def test_several_warnings_are_reported_together() -> None:
 def test_a_refusal_comes_before_any_warning() -> None:
     with pytest.raises(PolicyRefusal) as refused:
         check(customer_class="premium", customer_group="G1", manager_grade="C")
-    assert refused.value.rule == "PremiumCustomersNeedGradeA"
+    assert refused.value.rule == "PremiumCustomersNeedTheRequiredGrade"
 
 
 def test_each_rule_can_be_checked_alone() -> None:
     assignment = Assignment("C9", "premium", "G1", "A", "M3", BALANCED, 4)
-    assert PremiumCustomersNeedGradeA().check(RULES.portfolio, assignment) is None
+    assert PremiumCustomersNeedTheRequiredGrade().check(RULES.portfolio, assignment) is None
     assert OneGroupOnePortfolio().check(RULES.portfolio, assignment) is not None
     assert SpanOfControl().check(RULES.portfolio, assignment) is None
 

@@ -77,13 +77,6 @@ def test_a_reassignment_to_the_current_holder_is_refused() -> None:
     assert isinstance(refusal_of(rules.NewHolderDiffersFromCurrent("M1", "M1")), RuleViolation)
 
 
-def test_premium_customers_need_the_grade_the_rule_set_requires() -> None:
-    check(rules.PremiumCustomersNeedTheRequiredGrade("premium", "A", "A"))
-    check(rules.PremiumCustomersNeedTheRequiredGrade("good", "C", "A"))
-    rule = rules.PremiumCustomersNeedTheRequiredGrade("premium", "B", "A")
-    assert isinstance(refusal_of(rule), RuleViolation)
-
-
 # --- deductions ---
 
 
