@@ -58,7 +58,7 @@ def _wire(app: Flask, ledger: Any, env: dict[str, str]) -> None:
     auth.register_authentication(app)
     errors.register_error_handlers(app)
     figures.register_lag_handler(app)
-    figures.register_portfolio_reader(ledger)
+    figures.register_portfolio_reader(app)
     api = errors.LedgerApi(app)
     api.spec.components.security_scheme("bearerAuth", auth.BEARER_SCHEME)
     common.register_fields(api)

@@ -1,4 +1,8 @@
-"""Manual score adjustments: proposed by a supervisor, decided by someone else (§3.6)."""
+"""Manual score adjustments: proposed by a supervisor, decided by someone else (§3.6).
+
+Only an approved adjustment counts; it is taken back only by another event (a reversal),
+so its approval stays on record.
+"""
 # flask-smorest ships no type hints, so its route decorators are untyped.
 # mypy: disable-error-code="untyped-decorator"
 
@@ -11,7 +15,17 @@ from uuid import UUID
 import marshmallow as ma
 from flask import Response
 
-from api.common import CommandSchema, LedgerBlueprint, answer, identifier, run_command, text
+from api.auth import require_own
+from api.common import (
+    CommandSchema,
+    LedgerBlueprint,
+    answer,
+    identifier,
+    ledger,
+    run_command,
+    text,
+)
+from api.trail import TrailStepSchema, trail
 
 blp = LedgerBlueprint("adjustments", __name__, description="Manual score adjustments")
 
@@ -32,7 +46,11 @@ class ApprovalIn(ma.Schema):
     reason = text(required=True)
 
 
-class AdjustmentOut(CommandSchema):
+class ReversalIn(ma.Schema):
+    reason = text(required=True)
+
+
+class AdjustmentFields(ma.Schema):
     id = ma.fields.UUID(required=True)
     manager_id = ma.fields.String(required=True)
     period = ma.fields.String(required=True)
@@ -42,10 +60,19 @@ class AdjustmentOut(CommandSchema):
         ["proposed", "approved", "rejected", "reversed"]))
     proposed_by = ma.fields.String(required=True)
     decided_by = ma.fields.String(allow_none=True, required=True)
+    counts = ma.fields.Boolean(required=True, metadata={"description": "moves the score now"})
+
+
+class AdjustmentOut(AdjustmentFields, CommandSchema):
+    pass
+
+
+class AdjustmentDetailOut(AdjustmentFields):
+    trail = ma.fields.List(ma.fields.Nested(TrailStepSchema), required=True)
 
 
 def adjustment_view(aggregates: Sequence[Any]) -> dict[str, Any]:
-    return {name: getattr(aggregates[0], name) for name in ATTRIBUTES}
+    return {name: getattr(aggregates[0], name) for name in (*ATTRIBUTES, "counts")}
 
 
 @blp.route("/adjustments", methods=["POST"])
@@ -68,3 +95,25 @@ def decide(body: dict[str, Any], adjustment_id: UUID) -> Response:
     """Approve or reject a proposed adjustment (never by its proposer)"""
     return run_command(lambda app: app.decide_adjustment(adjustment_id, **body),
                        answer(200, AdjustmentOut, adjustment_view))
+
+
+@blp.route("/adjustments/<uuid:adjustment_id>/reversal", methods=["POST"])
+@blp.allow("approver")
+@blp.command()
+@blp.arguments(ReversalIn)
+@blp.response(200, AdjustmentOut)
+def reverse(body: dict[str, Any], adjustment_id: UUID) -> Response:
+    """Reverse an approved adjustment by a new event (never by its proposer)"""
+    return run_command(lambda app: app.reverse_adjustment(adjustment_id, **body),
+                       answer(200, AdjustmentOut, adjustment_view))
+
+
+@blp.route("/adjustments/<uuid:adjustment_id>", methods=["GET"])
+@blp.allow("auditor", "supervisor", "approver", "manager")
+@blp.response(200, AdjustmentDetailOut)
+def get_adjustment(adjustment_id: UUID) -> dict[str, Any]:
+    """An adjustment, its status and its trail (managers: their own only)"""
+    app = ledger()
+    adjustment = app.adjustment(adjustment_id)
+    require_own(adjustment.manager_id)
+    return {**adjustment_view([adjustment]), "trail": trail(app.history(adjustment_id))}

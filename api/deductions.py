@@ -86,6 +86,9 @@ class DeductionFields(ma.Schema):
     recorded_by = ma.fields.String(required=True)
     source_system = ma.fields.String(allow_none=True, required=True)
     external_id = ma.fields.String(allow_none=True, required=True)
+    dispute_id = ma.fields.UUID(allow_none=True, required=True)
+    dispute_by = ma.fields.Date(allow_none=True, required=True, metadata={
+        "description": "the last day its manager may dispute it, while that is possible"})
 
 
 class DeductionOut(DeductionFields, CommandSchema):
@@ -108,9 +111,10 @@ def deduction_view(deduction: Deduction, source: tuple[str | None, str | None]) 
     score = ledger().ruleset(deduction.ruleset_version).score
     points = deduction.error_points(score.aggravation_factor)
     view = {name: getattr(deduction, name) for name in (
-        *COMPARED, "id", "status", "ruleset_version", "recorded_by")}
+        *COMPARED, "id", "status", "ruleset_version", "recorded_by", "dispute_id")}
     return {**view, "points": points, "score_delta": -points * score.points_to_score,
-            "source_system": source[0], "external_id": source[1]}
+            "source_system": source[0], "external_id": source[1],
+            "dispute_by": ledger().dispute_deadline(deduction)}
 
 
 @blp.route("/deductions", methods=["POST"])
@@ -150,14 +154,16 @@ def _repeated(body: dict[str, Any], source: tuple[Any, Any]) -> Response:
 @blp.allow("auditor", "supervisor", "manager")
 @blp.response(200, DeductionDetailOut)
 def get_deduction(deduction_id: UUID) -> dict[str, Any]:
-    """A deduction, its status and its whole trail (managers: their own only)"""
+    """A deduction, its status and its whole trail with its dispute's, in log order
+    (managers: their own only)"""
     app = ledger()
     deduction = app.deduction(deduction_id)
     require_own(deduction.manager_id)
     history = app.history(deduction_id)
     first = history[0][0]
     view = deduction_view(deduction, (first.source_system, first.external_id))
-    return {**view, "trail": trail(history)}
+    disputed = app.history(deduction.dispute_id) if deduction.dispute_id else []
+    return {**view, "trail": trail(history, disputed)}
 
 
 @blp.route("/deductions/<uuid:deduction_id>/disputes", methods=["POST"])

@@ -14,20 +14,22 @@ from typing import Any
 from uuid import UUID
 
 import marshmallow as ma
-from flask import Response
+from flask import Response, g
 
 from api.auth import acting_manager_id, require_own
 from api.common import CommandSchema, LedgerBlueprint, answer, evidence, ledger, run_command, text
 from api.figures import figures
 from api.trail import TrailStepSchema, trail
 from ledger.dispute import OUTCOMES
+from ledger.errors import NotPermitted
 
 blp = LedgerBlueprint("disputes", __name__, description="Disputes, decisions and appeals")
 
 STATUSES = ("open", "decided", "appealed", "appeal_decided")
 MAX_QUEUE = 1000
 DISPUTE_ATTRIBUTES = ("id", "deduction_id", "manager_id", "status", "outcome", "points",
-                      "appeal_outcome", "appeal_points", "due_on", "decided_on", "comment_count")
+                      "appeal_outcome", "appeal_points", "due_on", "decided_on", "decided_by",
+                      "comment_count")
 
 
 class CommentIn(ma.Schema):
@@ -63,8 +65,12 @@ class DisputeFields(ma.Schema):
     points = ma.fields.Integer(allow_none=True, required=True)
     appeal_outcome = ma.fields.String(allow_none=True, required=True)
     appeal_points = ma.fields.Integer(allow_none=True, required=True)
-    due_on = ma.fields.Date(allow_none=True, required=True)
+    due_on = ma.fields.Date(allow_none=True, required=True, metadata={
+        "description": "the day a decision (or appeal decision) is due, while one is awaited"})
+    appeal_by = ma.fields.Date(allow_none=True, required=True, metadata={
+        "description": "the last day the manager may appeal, while an appeal is possible"})
     decided_on = ma.fields.Date(allow_none=True, required=True)
+    decided_by = ma.fields.String(allow_none=True, required=True)
     comment_count = ma.fields.Integer(required=True)
 
 
@@ -81,6 +87,8 @@ class QueueItemOut(ma.Schema):
     deduction_id = ma.fields.UUID(required=True)
     manager_id = ma.fields.String(required=True)
     status = ma.fields.String(required=True)
+    awaiting = ma.fields.String(allow_none=True, required=True, metadata={
+        "description": "whose decision is awaited: reviewer or appeal_board"})
     due_on = ma.fields.Date(allow_none=True, required=True)
     overdue = ma.fields.Boolean(required=True)
 
@@ -93,6 +101,7 @@ class QueueOut(ma.Schema):
 def dispute_view(aggregates: Sequence[Any]) -> dict[str, Any]:
     dispute = aggregates[0]
     view = {name: getattr(dispute, name) for name in DISPUTE_ATTRIBUTES}
+    view["appeal_by"] = ledger().appeal_deadline(dispute)
     if len(aggregates) > 1:  # a decision saves the deduction it corrects too
         view["deduction_status"] = aggregates[1].status
     return view
@@ -153,21 +162,28 @@ def decide_appeal(body: dict[str, Any], dispute_id: UUID) -> Response:
 @blp.allow("auditor", "supervisor", "approver", "manager")
 @blp.response(200, DisputeDetailOut)
 def get_dispute(dispute_id: UUID) -> dict[str, Any]:
-    """A dispute and its whole trail, in order, with actors and times"""
+    """A dispute and its whole trail with its deduction's, from recording to correction,
+    in order, with actors, roles and times"""
     app = ledger()
     dispute = app.dispute(dispute_id)
     require_own(dispute.manager_id)
-    return {**dispute_view([dispute]), "trail": trail(app.history(dispute_id))}
+    steps = trail(app.history(dispute_id), app.history(dispute.deduction_id))
+    return {**dispute_view([dispute]), "trail": steps}
 
 
 @blp.route("/disputes", methods=["GET"])
-@blp.allow("supervisor", "approver", "auditor")
+@blp.allow("supervisor", "approver", "auditor", "manager")
 @blp.arguments(QueueArgs, location="query")
 @blp.response(200, QueueOut)
 def queue(args: dict[str, Any]) -> dict[str, Any]:
-    """Dispute queues: by status, overdue, manager"""
+    """Dispute queues: by status, overdue, manager (managers: their own queue only)"""
+    manager_id = args.get("manager_id") or acting_manager_id()
+    if manager_id is not None:
+        require_own(manager_id)
+    elif g.principal.role == "manager":  # a manager token always names its manager
+        raise NotPermitted("a manager sees only their own data", rule="ManagersSeeTheirOwnData")
     today = ledger().today()
     items = figures().disputes(
         status=args.get("status"), overdue=args.get("overdue"),
-        manager_id=args.get("manager_id"), today=today, limit=args["limit"])
+        manager_id=manager_id, today=today, limit=args["limit"])
     return {"items": items, "today": today}

@@ -19,6 +19,7 @@ from flask import Flask, Response, current_app
 from werkzeug.exceptions import ServiceUnavailable
 
 from api.auth import require_own
+from api.common import LEDGER as LEDGER_KEY
 from api.common import Instant, LedgerBlueprint, Money, ledger
 from api.errors import problem
 from ledger.errors import LedgerError
@@ -31,24 +32,29 @@ FIGURES = "ledger.figures"
 
 def figures() -> Any:
     """The process's one `Figures`, built on first use."""
-    found = current_app.extensions.get(FIGURES)
+    return figures_of(current_app)
+
+
+def figures_of(app: Flask) -> Any:
+    """The app's one `Figures` (reachable without a request, e.g. from a command)."""
+    found = app.extensions.get(FIGURES)
     if found is None:
         try:
             from projections.queries import Figures
         except ImportError as missing:
             raise ServiceUnavailable(f"figures are not available: {missing}") from None
-        found = current_app.extensions[FIGURES] = Figures(ledger())
+        found = app.extensions[FIGURES] = Figures(app.extensions[LEDGER_KEY])
     return found
 
 
-def register_portfolio_reader(ledger_app: Any) -> None:
+def register_portfolio_reader(app: Flask) -> None:
     """Assignments check the portfolio policy against the read models (DESIGN §3.4)."""
     try:
         from projections.policy import PortfolioSnapshots
     except ImportError:
         return
-    # Commands run inside requests, so the process's Figures is reachable when called.
-    ledger_app.portfolios = lambda day: PortfolioSnapshots(figures())(day)
+    # Bound to the app, not to a request: commands also run outside requests (imports).
+    app.extensions[LEDGER_KEY].portfolios = lambda day: PortfolioSnapshots(figures_of(app))(day)
 
 
 def register_lag_handler(app: Flask) -> None:
@@ -97,6 +103,29 @@ class ScoreOut(CutOut):
     explanation = ma.fields.Dict(keys=ma.fields.String())
 
 
+class CorrectionOut(ma.Schema):
+    """One event recorded after a period's closing that changed its figures."""
+
+    period = ma.fields.String(required=True, metadata={"description": "the corrected period"})
+    position = ma.fields.Integer(required=True)
+    recorded_at = Instant(required=True)
+    type = ma.fields.String(required=True)
+    effective_on = ma.fields.Date(allow_none=True, required=True)
+    effect = ma.fields.Dict(keys=ma.fields.String(), required=True, metadata={
+        "description": "each figure of the corrected period the event moved, by how much "
+                       "(score in points, money as decimal strings)"})
+    delta = Money(required=True, metadata={"description": "the change to actual_pay"})
+    actual_pay_after = Money(required=True, metadata={
+        "description": "the corrected period's actual_pay restated after this event"})
+    carried_into = ma.fields.String(required=True, metadata={
+        "description": "the period whose payable carries the delta"})
+
+
+class CarriedOut(ma.Schema):
+    total = Money(required=True)
+    lines = ma.fields.List(ma.fields.Nested(CorrectionOut), required=True)
+
+
 class PayOut(CutOut):
     period = ma.fields.String(required=True)
     base_salary = Money(required=True)
@@ -108,6 +137,20 @@ class PayOut(CutOut):
     score = ma.fields.Integer(required=True)
     actual_pay = Money(required=True)
     ruleset_version = ma.fields.String(allow_none=True, required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["open", "closed"]),
+                              metadata={"description": "the period, as known at known_at"})
+    closed_at = Instant(allow_none=True, required=True)
+    frozen = ma.fields.Boolean(required=True, metadata={
+        "description": "the figures are the ones the closing froze (as_of on or after the "
+                       "period's last day); they never change"})
+    prior_period_adjustments = ma.fields.List(
+        ma.fields.Nested(CorrectionOut), required=True, metadata={
+            "description": "closed period: the corrections recorded after its closing"})
+    prior_period_adjustment = ma.fields.Nested(CarriedOut, required=True, metadata={
+        "description": "corrections of closed earlier periods paid with this period"})
+    prior_period_adjustment_total = Money(required=True)
+    payable = Money(required=True, metadata={
+        "description": "actual_pay + prior_period_adjustment_total"})
     explanation = ma.fields.Dict(keys=ma.fields.String())
 
 
@@ -131,10 +174,14 @@ class StepOut(ma.Schema):
     effect = ma.fields.Integer(required=True)
     score_after = ma.fields.Integer(required=True)
     ruleset_version = ma.fields.String(required=True)
+    prior_period = ma.fields.Boolean(required=True, metadata={
+        "description": "recorded after the period's pay was frozen"})
 
 
 class TimelineOut(CutOut):
     period = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["open", "closed"]))
+    closed_at = Instant(allow_none=True, required=True)
     ruleset_version = ma.fields.String(allow_none=True, required=True)
     items = ma.fields.List(ma.fields.Nested(StepOut), required=True)
 

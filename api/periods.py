@@ -1,4 +1,9 @@
-"""Closing a period: its pay figures are computed once and frozen in the closing event."""
+"""Closing a period: its pay figures are computed once and frozen in the closing event.
+
+A correction recorded after the closing never changes the frozen figures; the pay answer
+of the closed period lists it as a prior-period adjustment, and the next open period's
+pay carries its money (see projections.closing).
+"""
 # flask-smorest ships no type hints, so its route decorators are untyped.
 # mypy: disable-error-code="untyped-decorator"
 
@@ -8,73 +13,40 @@ from collections.abc import Sequence
 from typing import Any
 
 import marshmallow as ma
-from eventsourcing.utils import get_topic
 from flask import Response
 
-from api.common import (
-    CommandSchema,
-    LedgerBlueprint,
-    answer,
-    instant_text,
-    ledger,
-    money_text,
-    run_command,
-    text,
-)
+from api.common import CommandSchema, Instant, LedgerBlueprint, answer, ledger, run_command, text
 from api.figures import figures
-from ledger.manager import Manager
+from api.trail import TrailStepSchema, trail
 from ledger.periods import Period
 
 blp = LedgerBlueprint("periods", __name__, description="Assessment periods")
-
-MAX_MANAGERS = 10_000  # a bank with more managers closes its periods in another way
-PAGE = 500
-MONEY_FIELDS = ("base_salary", "stock_task", "incremental_task", "target", "actual",
-                "performance_pay", "actual_pay")
 
 
 class CloseIn(ma.Schema):
     reason = text(required=True)
 
 
-class PeriodOut(CommandSchema):
+class PeriodFields(ma.Schema):
     period = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
-    frozen = ma.fields.Dict(keys=ma.fields.String(), required=True,
-                            metadata={"description": "each manager's pay, as frozen"})
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["open", "closed"]))
+    frozen = ma.fields.Dict(keys=ma.fields.String(), required=True, allow_none=True, metadata={
+        "description": "each manager's pay as frozen, with the log position and instant "
+                       "(`position`, `known_at`) it was computed at"})
+
+
+class PeriodOut(PeriodFields, CommandSchema):
+    pass
+
+
+class PeriodDetailOut(PeriodFields):
+    closed_at = Instant(required=True, allow_none=True)
+    trail = ma.fields.List(ma.fields.Nested(TrailStepSchema), required=True)
 
 
 def period_view(aggregates: Sequence[Any]) -> dict[str, Any]:
     closing = aggregates[0]
     return {"period": closing.period, "status": closing.status, "frozen": closing.frozen}
-
-
-def registered_managers(app: Any) -> list[str]:
-    """Every manager ever registered, from the log (bounded by MAX_MANAGERS)."""
-    topic = get_topic(Manager.Registered)
-    found: list[str] = []
-    after = 0
-    while len(found) < MAX_MANAGERS:
-        page = app.recorder.select_notifications(after, PAGE, topics=[topic],
-                                                 inclusive_of_start=False)
-        found += [app.mapper.to_domain_event(n).business_id for n in page]
-        if len(page) < PAGE:
-            return found
-        after = page[-1].id
-    return found[:MAX_MANAGERS]
-
-
-def frozen_pay(period: str) -> dict[str, Any]:
-    """Each manager's pay for the whole period, as the ledger knows it now."""
-    quarter = Period.parse(period)
-    app, queries = ledger(), figures()
-    pays = {}
-    for manager_id in registered_managers(app):
-        pay = queries.pay(manager_id, str(quarter), as_of=quarter.last_day)
-        pays[manager_id] = {**{k: money_text(pay[k]) for k in MONEY_FIELDS},
-                            "score": pay["score"], "ruleset_version": pay["ruleset_version"]}
-    return {"period": str(quarter), "as_of": quarter.last_day,
-            "known_at": instant_text(app.clock()), "managers": pays}
 
 
 @blp.route("/periods/<period>/close", methods=["POST"])
@@ -84,6 +56,23 @@ def frozen_pay(period: str) -> dict[str, Any]:
 @blp.response(200, PeriodOut)
 def close(body: dict[str, Any], period: str) -> Response:
     """Close a period, freezing its pay figures"""
-    frozen = frozen_pay(period)
-    return run_command(lambda app: app.close_period(period, frozen=frozen, reason=body["reason"]),
-                       answer(200, PeriodOut, period_view))
+    return run_command(
+        lambda app: app.close_period(period, reason=body["reason"],
+                                     freeze=figures().pay_to_freeze),
+        answer(200, PeriodOut, period_view),
+    )
+
+
+@blp.route("/periods/<period>", methods=["GET"])
+@blp.allow("auditor", "approver", "supervisor")
+@blp.response(200, PeriodDetailOut)
+def get_period(period: str) -> dict[str, Any]:
+    """A period: open, or closed with the pay it froze and the closing's trail"""
+    quarter = str(Period.parse(period))
+    app = ledger()
+    found = app.period_if_closed(quarter)
+    if found is None:
+        return {"period": quarter, "status": "open", "frozen": None, "closed_at": None,
+                "trail": []}
+    steps = trail(app.history(found.id))
+    return {**period_view([found]), "closed_at": steps[-1]["recorded_at"], "trail": steps}

@@ -1,4 +1,9 @@
-"""An aggregate's trail: every event in order, with who, when, why (DESIGN §3.5)."""
+"""A trail: every event of one or more aggregates in log order, with who, when, why (§3.5).
+
+Each step has both times: `occurred_at`, when the step was taken (the event's own time),
+and `recorded_at`, when the ledger recorded it (what `known_at` cuts on); and the business
+date `effective_on` where the event has one.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,10 @@ DETAIL_FIELDS = ("outcome", "points", "points_total", "due_on", "decided_by", "d
 
 class TrailStepSchema(ma.Schema):
     position = ma.fields.Integer(required=True)
+    aggregate = ma.fields.String(required=True, metadata={"description": "Deduction, Dispute…"})
+    aggregate_id = ma.fields.UUID(required=True)
     type = ma.fields.String(required=True)
+    occurred_at = Instant(required=True)
     recorded_at = Instant(required=True)
     actor = ma.fields.String(required=True)
     role = ma.fields.String(required=True)
@@ -28,15 +36,20 @@ class TrailStepSchema(ma.Schema):
                              metadata={"description": "outcome, points, due_on, … when present"})
 
 
-def trail(history: Sequence[tuple[Any, Any]]) -> list[dict[str, Any]]:
-    """Each step of one aggregate's history (`LedgerApplication.history`), oldest first."""
-    return [_step(event, recorded) for event, recorded in history]
+def trail(*histories: Sequence[tuple[Any, Any]]) -> list[dict[str, Any]]:
+    """Each step of the histories (`LedgerApplication.history`), merged in log order."""
+    steps = [step for history in histories for step in history]
+    return [_step(event, recorded) for event, recorded in
+            sorted(steps, key=lambda step: step[1].position)]
 
 
 def _step(event: Any, recorded: Any) -> dict[str, Any]:
     return {
         "position": recorded.position,
+        "aggregate": type(event).__qualname__.split(".")[0],
+        "aggregate_id": recorded.originator_id,
         "type": recorded.type,
+        "occurred_at": event.timestamp,
         "recorded_at": recorded.recorded_at,
         "actor": event.actor,
         "role": event.role,

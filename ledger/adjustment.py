@@ -91,12 +91,19 @@ class Adjustment(LedgerAggregate):
         self.status = "rejected"
         self.decided_by = rejected_by
 
-    def reverse(self, *, reason: str) -> None:
-        """Takes back an approved adjustment (a correction, recorded like any other fact)."""
+    def reverse(self, *, reason: str, reversed_by: str) -> None:
+        """Takes back an approved adjustment (a correction, recorded like any other fact).
+
+        A reversal moves the score as much as an approval, so it needs a second person too.
+        """
         errors = FieldErrors()
         errors.text("reason", reason)
+        errors.text("reversed_by", reversed_by, max_length=MAX_ACTOR)
         errors.raise_if_any()
-        check(StepsInOrder("reverse", self.status, ("approved",)))
+        check(
+            ApproverIsNotTheProposer(self.proposed_by, reversed_by),
+            StepsInOrder("reverse", self.status, ("approved",)),
+        )
         self._reverse(reason=reason)
 
     @event("Reversed")
@@ -109,6 +116,6 @@ class Adjustment(LedgerAggregate):
         errors.text("decided_by", decided_by, max_length=MAX_ACTOR)
         errors.raise_if_any()
         check(
-            StepsInOrder(step, self.status, ("proposed",)),
             ApproverIsNotTheProposer(self.proposed_by, decided_by),
+            StepsInOrder(step, self.status, ("proposed",)),
         )

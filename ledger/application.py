@@ -30,6 +30,7 @@ from ledger.manager import Manager
 from ledger.period import Period
 from ledger.periods import Period as Quarter
 from ledger.rulebook import RuleBook
+from ledger.rules import deadline
 from ledger.ruleset_document import (
     RuleSetDocument,
     RuleSetInvalid,
@@ -335,6 +336,11 @@ class LedgerApplication(Application[UUID]):
         reason: str,
         evidence: Sequence[str] = (),
     ) -> tuple[Dispute, Receipt]:
+        """Files a dispute and notes it on the deduction, in one append.
+
+        Both aggregates are saved together, so two filings racing for one deduction
+        conflict on the deduction's version and the second is refused whole.
+        """
         deduction = self.deduction(deduction_id)
         rules = self.ruleset_for_day(deduction.effective_on).disputes
         dispute = Dispute.file(
@@ -348,7 +354,21 @@ class LedgerApplication(Application[UUID]):
             file_within_days=rules.file_within_days,
             decide_within_days=rules.decide_within_days,
         )
-        return dispute, self.record(dispute)
+        deduction.open_dispute(dispute_id=dispute.id)
+        return dispute, self.record(dispute, deduction)
+
+    def dispute_deadline(self, deduction: Deduction) -> date | None:
+        """The last day a dispute may be filed, while the deduction may still be disputed."""
+        if deduction.dispute_id is not None or deduction.status != "active":
+            return None
+        rules = self.ruleset_for_day(deduction.effective_on).disputes
+        return deadline(self._business_day(deduction.created_on), rules.file_within_days)
+
+    def appeal_deadline(self, dispute: Dispute) -> date | None:
+        """The last day the manager may appeal, while an appeal is possible."""
+        deduction = self.deduction(dispute.deduction_id)
+        rules = self.ruleset_for_day(deduction.effective_on).disputes
+        return dispute.appeal_by(rules.appeal_within_days)
 
     def comment_on_dispute(
         self, dispute_id: UUID, *, text: str, evidence: Sequence[str] = ()
@@ -435,12 +455,34 @@ class LedgerApplication(Application[UUID]):
             adjustment.reject(reason=reason, rejected_by=current_audit().actor)
         return self.record(adjustment)
 
-    def close_period(self, period: str, *, frozen: dict[str, Any], reason: str) -> Receipt:
+    def reverse_adjustment(self, adjustment_id: UUID, *, reason: str) -> Receipt:
+        """Takes back an approved adjustment by a new event; the approval stays on record."""
+        adjustment = self.adjustment(adjustment_id)
+        adjustment.reverse(reason=reason, reversed_by=current_audit().actor)
+        return self.record(adjustment)
+
+    def period_if_closed(self, period: str) -> Period | None:
+        """The period's aggregate once it was closed (a period is opened only to close it)."""
         try:
-            closing = self.repository.get(ids.period_id(period))
+            return self._get(Period, ids.period_id(str(Quarter.parse(period))), "period")
+        except NotFound:
+            return None
+
+    def close_period(
+        self, period: str, *, reason: str, freeze: Callable[[str], Mapping[str, Any]]
+    ) -> Receipt:
+        """Closes a period; `freeze(period)` computes the pay figures the closing keeps.
+
+        The figures come from the read models, which this core does not know, so the
+        caller passes the computation; it runs only once the closing is allowed.
+        """
+        quarter = str(Quarter.parse(period))
+        closing: Period
+        try:
+            closing = self.repository.get(ids.period_id(quarter))
         except AggregateNotFoundError:
-            closing = Period.open(period)
-        closing.close(frozen=frozen, reason=reason)
+            closing = Period.open(quarter)
+        closing.close(reason=reason, today=self.today(), freeze=lambda: freeze(quarter))
         return self.record(closing)
 
     # --- helpers ------------------------------------------------------------------

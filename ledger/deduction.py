@@ -14,6 +14,7 @@ from ledger.ids import deduction_external_id, new_id
 from ledger.rules import (
     MAX_OCCURRENCES,
     MAX_POINTS,
+    ADeductionIsDisputedOnce,
     FieldErrors,
     OnlyAggravatableRulesMayBeAggravated,
     OnlyDisqualifyingRulesMayDisqualify,
@@ -71,6 +72,7 @@ class Deduction(LedgerAggregate):
         self.ruleset_version = ruleset_version
         self.status = "active"
         self.amended_points_total: int | None = None
+        self.dispute_id: UUID | None = None
 
     @classmethod
     def record(
@@ -137,6 +139,25 @@ class Deduction(LedgerAggregate):
             return self.amended_points_total
         factor = aggravation_factor if self.aggravated else 1
         return self.points_per_occurrence * self.occurrences * factor
+
+    def open_dispute(self, *, dispute_id: UUID) -> None:
+        """Notes that `dispute_id` challenges this deduction.
+
+        Saved in the same append as the dispute's filing, so the deduction's version
+        number makes two racing filings conflict: the second is refused whole.
+        """
+        errors = FieldErrors()
+        errors.aggregate_id("dispute_id", dispute_id)
+        errors.raise_if_any()
+        check(
+            ADeductionIsDisputedOnce(self.dispute_id),
+            StepsInOrder("dispute", self.status, ("active",)),
+        )
+        self._open_dispute(dispute_id=dispute_id)
+
+    @event("Disputed")
+    def _open_dispute(self, dispute_id: UUID) -> None:
+        self.dispute_id = dispute_id
 
     def amend(self, *, points_total: int, dispute_id: UUID, reason: str) -> None:
         """Sets a new total of error points after a partly upheld dispute or appeal."""

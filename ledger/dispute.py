@@ -12,6 +12,7 @@ from ledger.base import LedgerAggregate
 from ledger.ids import new_id
 from ledger.rules import (
     MAX_POINTS,
+    AppealDeciderIsNotTheReviewer,
     AppealWithinWindow,
     DecisionNeedsPointsWhenPartlyUpheld,
     DisputeWithinWindow,
@@ -58,6 +59,7 @@ class Dispute(LedgerAggregate):
         self.outcome: str | None = None
         self.points: int | None = None
         self.decided_on: date | None = None
+        self.decided_by: str | None = None
         self.appeal_outcome: str | None = None
         self.appeal_points: int | None = None
 
@@ -78,7 +80,7 @@ class Dispute(LedgerAggregate):
         """Files a dispute against a deduction recorded on `recorded_on`.
 
         The window and the reviewer's time come from the rule set in force. The
-        caller also checks OneOpenDisputePerDeduction, which needs other disputes.
+        caller saves it with `Deduction.open_dispute`, which refuses a second dispute.
         """
         errors = FieldErrors()
         errors.aggregate_id("deduction_id", deduction_id)
@@ -114,6 +116,13 @@ class Dispute(LedgerAggregate):
         """The outcome that stands now: the appeal's if decided, else the first decision's."""
         return self.appeal_outcome or self.outcome
 
+    def appeal_by(self, appeal_within_days: int) -> date | None:
+        """The last day the manager may appeal, while an appeal is still possible."""
+        appealable = not OnlyRejectedOrPartlyUpheldMayBeAppealed(self.outcome).is_broken()
+        if self.status != "decided" or self.decided_on is None or not appealable:
+            return None
+        return deadline(self.decided_on, appeal_within_days)
+
     def is_overdue(self, today: date) -> bool:
         """True when a decision is awaited and its due day has passed."""
         return self.due_on is not None and today > self.due_on
@@ -147,9 +156,10 @@ class Dispute(LedgerAggregate):
         The caller then voids (upheld) or amends (partly upheld) the deduction.
         """
         _check_decision_input(outcome, reason, decided_by, current_points, today)
+        # Who first, then when: the wrong person learns nothing about the dispute's state.
         check(
-            StepsInOrder("decide", self.status, ("open",)),
             ReviewerIsNotTheRecorder(recorded_by, decided_by),
+            StepsInOrder("decide", self.status, ("open",)),
             DecisionNeedsPointsWhenPartlyUpheld(outcome, points, current_points),
         )
         self._decide(
@@ -164,6 +174,7 @@ class Dispute(LedgerAggregate):
         self.outcome = outcome
         self.points = points
         self.decided_on = decided_on
+        self.decided_by = decided_by
         self.due_on = None
 
     def appeal(
@@ -182,12 +193,12 @@ class Dispute(LedgerAggregate):
         _check_window(errors, "appeal_within_days", appeal_within_days)
         _check_window(errors, "appeal_decide_within_days", appeal_decide_within_days)
         errors.raise_if_any()
+        check(OnlyTheOwnerMayAppeal(self.manager_id, appellant_manager_id))
         in_order = StepsInOrder("appeal", self.status, ("decided",))
         if in_order.is_broken() or self.decided_on is None:
             raise in_order.refusal()
         check(
             OnlyRejectedOrPartlyUpheldMayBeAppealed(self.outcome),
-            OnlyTheOwnerMayAppeal(self.manager_id, appellant_manager_id),
             AppealWithinWindow(self.decided_on, today, appeal_within_days),
         )
         self._appeal(reason=reason, due_on=deadline(today, appeal_decide_within_days))
@@ -211,8 +222,9 @@ class Dispute(LedgerAggregate):
         """Decides the appeal; final. `current_points` is the total after the first decision."""
         _check_decision_input(outcome, reason, decided_by, current_points, today)
         check(
-            StepsInOrder("decide the appeal", self.status, ("appealed",)),
             ReviewerIsNotTheRecorder(recorded_by, decided_by),
+            AppealDeciderIsNotTheReviewer(self.decided_by, decided_by),
+            StepsInOrder("decide the appeal", self.status, ("appealed",)),
             DecisionNeedsPointsWhenPartlyUpheld(outcome, points, current_points),
         )
         self._decide_appeal(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from eventsourcing.domain import event
@@ -9,7 +11,13 @@ from eventsourcing.domain import event
 from ledger import periods
 from ledger.base import LedgerAggregate
 from ledger.ids import period_id
-from ledger.rules import FieldErrors, StepsInOrder, as_json_object, check
+from ledger.rules import (
+    FieldErrors,
+    PeriodsCloseAfterTheyEnd,
+    StepsInOrder,
+    as_json_object,
+    check,
+)
 
 
 class Period(LedgerAggregate):
@@ -45,13 +53,25 @@ class Period(LedgerAggregate):
     def quarter(self) -> periods.Period:
         return periods.Period.parse(self.period)
 
-    def close(self, *, frozen: dict[str, Any], reason: str) -> None:
-        """Closes the period, freezing the figures the caller computed (opaque here)."""
+    def close(
+        self, *, reason: str, today: date, freeze: Callable[[], Mapping[str, Any]]
+    ) -> None:
+        """Closes the period, freezing the figures `freeze` computes (opaque here).
+
+        The figures are computed only once the rules allow closing: computing every
+        manager's pay is the expensive part, and a refusal should not pay for it.
+        """
         errors = FieldErrors()
-        errors.mapping("frozen", frozen)
         errors.text("reason", reason)
+        errors.day("today", today)
         errors.raise_if_any()
-        check(StepsInOrder("close", self.status, ("open",)))
+        check(
+            StepsInOrder("close", self.status, ("open",)),
+            PeriodsCloseAfterTheyEnd(self.quarter, today),
+        )
+        frozen = freeze()
+        errors.mapping("frozen", frozen)
+        errors.raise_if_any()
         # Copied so that later changes to the caller's dict cannot reach the event.
         self._close(period=self.period, frozen=as_json_object(frozen), reason=reason)
 

@@ -43,6 +43,10 @@ SCORE_MOVING = frozenset(
     ("Deduction.Recorded", "Deduction.Amended", "Deduction.Voided",
      "Adjustment.Approved", "Adjustment.Reversed")
 )
+PERIOD_CLOSED = "Period.Closed"
+ALWAYS_SHOWN = SCORE_MOVING | {PERIOD_CLOSED}
+"""Timeline moments shown even when the score stayed: the closing marks where the freeze
+falls, so every later item reads as a prior-period adjustment."""
 MAX_TIMELINE_ITEMS = 2_000
 """A bound on one timeline (TB); a real manager has a few dozen items a quarter."""
 
@@ -352,6 +356,8 @@ def moments(facts: FactSet, manager_id: str, period: Period, as_of: date) -> lis
         for c in facts.adjustment_changes if c.adjustment_id in adjustments
     ]
     found += [Moment(p.position, "RuleBook.Published", None) for p in facts.rulesets.publications]
+    found += [Moment(c.position, PERIOD_CLOSED, None) for c in facts.closings
+              if c.period == str(period)]
     return sorted(found, key=lambda m: (m.position, m.type))
 
 
@@ -378,7 +384,7 @@ def score_steps(
         after = score_result(known, manager_id, period, as_of, rules).figure.score
         effect = after - (rules.score.base if previous is None else previous)
         previous = after
-        if effect != 0 or moment.type in SCORE_MOVING:
+        if effect != 0 or moment.type in ALWAYS_SHOWN:
             yield Step(moment, effect, after, rules.version)
             shown += 1
             if shown >= MAX_TIMELINE_ITEMS:

@@ -24,6 +24,7 @@ from ledger.customer import Customer
 from ledger.deduction import Deduction
 from ledger.dispute import Dispute
 from ledger.manager import Manager
+from ledger.period import Period
 from ledger.rulebook import RuleBook
 
 SINCE_ALWAYS = date(1, 1, 1)
@@ -231,6 +232,15 @@ def adjustment_reversed(e: Any, position: int, names: Names) -> list[Fact]:
     return _adjustment_status(e, position, "reversed")
 
 
+# --- periods ------------------------------------------------------------------------
+
+
+def period_closed(e: Any, position: int, names: Names) -> list[Fact]:
+    # The frozen figures are copied as recorded; sort_keys gives one text per content.
+    frozen = json.dumps(e.frozen, sort_keys=True, default=str)
+    return [Fact("rm_period_closings", dict(period=e.period, position=position, frozen=frozen))]
+
+
 # --- rule sets ----------------------------------------------------------------------
 
 
@@ -268,10 +278,11 @@ FACT_FUNCTIONS: dict[type[Any], FactFunction] = {
     Adjustment.Reversed: adjustment_reversed,  # type: ignore[attr-defined]
     RuleBook.Drafted: ruleset_drafted,  # type: ignore[attr-defined]
     RuleBook.Published: ruleset_published,  # type: ignore[attr-defined]
+    Period.Closed: period_closed,  # type: ignore[attr-defined]
 }
 
 TOPICS: frozenset[str] = frozenset(get_topic(cls) for cls in FACT_FUNCTIONS)
-"""Topics that establish facts; other events (comments, period closing) are skipped undecoded."""
+"""Topics that establish facts; other events (e.g. comments) are skipped undecoded."""
 
 # Events that name their aggregate only by id, and the registration that gives its name.
 _MANAGER_CHANGES: tuple[type[Any], ...] = (

@@ -153,6 +153,45 @@ class Publication:
     position: int
 
 
+@dataclass(frozen=True)
+class ClosingFact:
+    """A period's closing and the figures it froze (the event's `frozen`, as JSON text)."""
+
+    period: str
+    position: int
+    frozen: str
+
+    @property
+    def figures(self) -> dict[str, Any]:
+        """The frozen figures; shared between callers, so never to be changed."""
+        return _parsed_frozen(self.frozen)
+
+    @property
+    def freeze_position(self) -> int:
+        """The last log position the frozen figures include.
+
+        The figures are computed a moment before the closing is appended, so events in
+        between are after the freeze, not in it; a closing that does not say where it
+        froze is taken to include everything before it.
+        """
+        found = self.figures.get("position")
+        if isinstance(found, int) and not isinstance(found, bool) and found < self.position:
+            return found
+        return self.position - 1
+
+    def frozen_pay_of(self, manager_id: str) -> dict[str, Any] | None:
+        managers = self.figures.get("managers")
+        found = managers.get(manager_id) if isinstance(managers, dict) else None
+        return found if isinstance(found, dict) else None
+
+
+@lru_cache(maxsize=256)
+def _parsed_frozen(text: str) -> dict[str, Any]:
+    # A closing never changes, so its parsed figures are cached by their text.
+    parsed = json.loads(text)
+    return parsed if isinstance(parsed, dict) else {}
+
+
 @lru_cache(maxsize=64)
 def parsed_ruleset(version: str, content: str) -> RuleSetDocument:
     # A drafted version never changes, so its parsed form is cached by its text.
@@ -210,6 +249,7 @@ class FactSet:
     adjustments: tuple[AdjustmentFact, ...] = ()
     adjustment_changes: tuple[AdjustmentChange, ...] = ()
     rulesets: RuleSets = field(default_factory=RuleSets)
+    closings: tuple[ClosingFact, ...] = ()
     # Derived indexes, computed once per FactSet (a narrowed copy starts with an empty one).
     memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
@@ -247,6 +287,7 @@ class FactSet:
 _FACT_FIELDS = (
     "managers", "grades", "targets", "customers", "holdings", "contributions", "deductions",
     "deduction_changes", "disputes", "dispute_steps", "adjustments", "adjustment_changes",
+    "closings",
 )
 
 
@@ -277,15 +318,23 @@ def load_rulesets(conn: Connection, cut: int) -> RuleSets:
     return RuleSets(drafts, publications)
 
 
+def load_closings(conn: Connection, cut: int) -> tuple[ClosingFact, ...]:
+    """Every period closing known at `cut` (a handful a year, so always all of them)."""
+    statement = select(t.period_closings).where(_known(t.period_closings, cut))
+    return _rows(conn, statement.order_by(t.period_closings.c.position), ClosingFact)
+
+
 def load(
     conn: Connection,
     manager_ids: Sequence[str],
     cut: int,
     period: Period | None = None,
     postings: bool = True,
+    booked_from: date | None = None,
 ) -> FactSet:
-    """Facts about `manager_ids` known at `cut`. With `period`, only that period's postings;
-    without `postings`, none (a score, portfolio or timeline needs no postings)."""
+    """Facts about `manager_ids` known at `cut`. With `period`, only that period's postings
+    (from `booked_from` on, if given: earlier periods' too); without `postings`, none (a
+    score, portfolio or timeline needs no postings). Period closings are always loaded."""
     ids = list(manager_ids)
     held = select(t.holdings.c.customer_id).where(t.holdings.c.manager_id.in_(ids))
     their_deductions = select(t.deductions.c.deduction_id).where(
@@ -300,7 +349,7 @@ def load(
     )
     if period is not None:
         contributions = contributions.where(
-            t.contributions.c.booked_on.between(period.first_day, period.last_day)
+            t.contributions.c.booked_on.between(booked_from or period.first_day, period.last_day)
         )
 
     def of(table: Table, cls: type[F], *where: Any) -> tuple[F, ...]:
@@ -332,6 +381,7 @@ def load(
             t.adjustment_changes.c.adjustment_id.in_(their_adjustments),
         ),
         rulesets=load_rulesets(conn, cut),
+        closings=load_closings(conn, cut),
     )
 
 

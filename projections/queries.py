@@ -12,18 +12,30 @@ Answers are plain dicts: Decimal for money, int for points, date and datetime ob
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, select
 
 from ledger.application import LedgerApplication
-from ledger.errors import InvalidInput
+from ledger.errors import Conflict, InvalidInput
 from ledger.periods import Period
 from projections import tables as t
+from projections.closing import (
+    Correction,
+    carried_in,
+    carry_start,
+    closings_by_period,
+    corrections,
+    frozen_entry,
+    frozen_figures,
+)
 from projections.compute import (
+    PERIOD_CLOSED,
     PayResult,
     ScoreResult,
     pay_result,
@@ -34,7 +46,7 @@ from projections.compute import (
     score_steps,
 )
 from projections.database import reading, tracked
-from projections.factset import FactSet, load
+from projections.factset import ClosingFact, FactSet, load, load_closings
 from projections.runner import FACTS, FactsProjection, ProjectionLagging
 
 __all__ = ["Figures", "ProjectionLagging"]
@@ -42,6 +54,9 @@ __all__ = ["Figures", "ProjectionLagging"]
 DISPUTE_STATUSES = ("open", "decided", "appealed", "appeal_decided")
 MAX_DISPUTES = 1_000
 """The longest queue one call returns (TB: bound everything)."""
+MAX_MANAGERS_TO_FREEZE = 10_000
+"""A bank with more managers closes its periods in another way (TB: bound everything)."""
+MANAGERS_PER_LOAD = 100
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,14 @@ class Figures:
         facts.manager(manager_id)  # NotFound for a manager unknown at that cut
         return facts
 
+    def _load_for_pay(self, manager_ids: list[str], position: int, period: Period) -> FactSet:
+        """The facts a pay answer needs: the period's postings, and those of the closed
+        periods just before it whose corrections may be paid with it."""
+        with reading(self.engine) as conn:
+            closings = closings_by_period(load_closings(conn, position))
+            start = carry_start(closings, period).first_day
+            return load(conn, manager_ids, position, period, postings=True, booked_from=start)
+
     # --- score and pay ----------------------------------------------------------------
 
     def score(
@@ -125,20 +148,86 @@ class Figures:
         `explain`, the calculation steps, holdings, postings and target, and the parameters."""
         quarter = Period.parse(period)
         cut = self._cut(as_of, known_at)
-        facts = self._load(manager_id, cut, quarter, postings=True)
-        score = self._score(facts, manager_id, quarter, cut)
-        result = pay_result(facts, manager_id, quarter, cut.as_of, score.rules, score.figure.score)
-        figure = result.figure
-        answer: dict[str, Any] = dict(
-            manager_id=manager_id, period=period, base_salary=figure.base_salary,
-            stock_task=figure.stock_task, incremental_task=figure.incremental_task,
-            target=figure.target, actual=figure.actual, performance_pay=figure.performance_pay,
-            score=figure.score, actual_pay=figure.actual_pay,
-            ruleset_version=figure.ruleset_version, as_of=cut.as_of, known_at=cut.known_at,
+        facts = self._load_for_pay([manager_id], cut.position, quarter)
+        facts.manager(manager_id)  # NotFound for a manager unknown at that cut
+        answer = self._pay_answer(facts, manager_id, quarter, cut, explain)
+        return self._with_log_details(answer, closings_by_period(facts.closings).get(quarter))
+
+    def _pay_answer(
+        self, facts: FactSet, manager_id: str, period: Period, cut: _Cut, explain: bool
+    ) -> dict[str, Any]:
+        """The pay answer; for a closed period (as_of at or after its end) the frozen
+        figures, with the corrections recorded since as prior-period adjustments."""
+        closings = closings_by_period(facts.closings)
+        closing = closings.get(period)
+        frozen = _frozen_pay(closing, manager_id, period, cut.as_of)
+        # A frozen answer is explained by the facts it was computed from.
+        basis = facts.upto(closing.freeze_position) if frozen and closing else facts
+        score = self._score(basis, manager_id, period, cut)
+        result = pay_result(basis, manager_id, period, cut.as_of, score.rules, score.figure.score)
+        answer = _pay_figures(result, manager_id, period, cut)
+        incoming = carried_in(facts, manager_id, period, closings)
+        total = sum((c.actual_pay_delta for c in incoming), Decimal("0.00"))
+        answer.update(
+            status="closed" if closing else "open", closed_at=None, frozen=frozen is not None,
+            prior_period_adjustments=[], prior_period_adjustment_total=total,
+            payable=answer["actual_pay"] + total,
         )
+        if frozen is not None and closing is not None:
+            answer.update(frozen_figures(frozen))
+            answer["prior_period_adjustments"] = corrections(
+                facts, manager_id, period, closing.freeze_position, closings)
+        answer["prior_period_adjustment"] = dict(
+            total=answer["prior_period_adjustment_total"], lines=incoming)
         if explain:
             answer["explanation"] = _pay_explanation(result, score)
         return answer
+
+    def _with_log_details(
+        self, answer: dict[str, Any], closing: ClosingFact | None
+    ) -> dict[str, Any]:
+        """Adds what the log says about the positions in a pay answer: the closing's
+        recording time, and each correction's type and recording time."""
+        lines: list[Correction] = [*answer["prior_period_adjustments"],
+                                   *answer["prior_period_adjustment"]["lines"]]
+        positions = [c.position for c in lines] + ([closing.position] if closing else [])
+        logged = self._logged(positions)
+        answer["closed_at"] = logged[closing.position][1] if closing else None
+        answer["prior_period_adjustments"] = [
+            _correction(c, logged) for c in answer["prior_period_adjustments"]]
+        answer["prior_period_adjustment"]["lines"] = [
+            _correction(c, logged) for c in answer["prior_period_adjustment"]["lines"]]
+        return answer
+
+    def pay_to_freeze(self, period: str) -> dict[str, Any]:
+        """Every manager's full-period pay at the head of the log now, for a closing to
+        keep: {period, as_of, known_at, position, managers: {id: figures as text}}."""
+        quarter = Period.parse(period)
+        position = int(self.app.recorder.max_notification_id() or 0)
+        self._ensure(position)
+        known_at = self._logged([position]).get(position, (None, self.app.clock()))[1]
+        cut = _Cut(quarter.last_day, known_at, position)
+        managers: dict[str, Any] = {}
+        for chunk in _chunks(self._managers_at(position), MANAGERS_PER_LOAD):
+            facts = self._load_for_pay(chunk, position, quarter)
+            for manager_id in chunk:
+                answer = self._pay_answer(facts, manager_id, quarter, cut, explain=False)
+                managers[manager_id] = frozen_entry(answer)
+        # Instants as RFC 3339 text: the closing event stores them as it answers them.
+        instant = known_at.astimezone(UTC).isoformat(timespec="microseconds")
+        return dict(period=str(quarter), as_of=quarter.last_day, position=position,
+                    known_at=instant.replace("+00:00", "Z"), managers=managers)
+
+    def _managers_at(self, position: int) -> list[str]:
+        with reading(self.engine) as conn:
+            found = list(conn.execute(
+                select(t.managers.c.manager_id).where(t.managers.c.position <= position)
+                .order_by(t.managers.c.manager_id).limit(MAX_MANAGERS_TO_FREEZE + 1)
+            ).scalars())
+        if len(found) > MAX_MANAGERS_TO_FREEZE:
+            raise Conflict(f"more than {MAX_MANAGERS_TO_FREEZE} managers: too many to freeze "
+                           "in one request")
+        return found
 
     def _score(self, facts: FactSet, manager_id: str, period: Period, cut: _Cut) -> ScoreResult:
         rules = rules_for(facts, period).document
@@ -172,27 +261,35 @@ class Figures:
         cut = self._cut(as_of, known_at)
         facts = self._load(manager_id, cut, quarter)
         steps = list(score_steps(facts, manager_id, quarter, cut.as_of))
+        closing = closings_by_period(facts.closings).get(quarter)
         recorded = self._recorded_at([s.moment.position for s in steps])
         items = [
             dict(position=s.moment.position, recorded_at=recorded[s.moment.position],
                  type=s.moment.type, effective_on=s.moment.effective_on, effect=s.effect,
-                 score_after=s.score_after, ruleset_version=s.ruleset_version)
+                 score_after=s.score_after, ruleset_version=s.ruleset_version,
+                 prior_period=_after_freeze(closing, s.moment.position, s.moment.type))
             for s in steps
         ]
         in_force = facts.rulesets.in_force(quarter)
         return dict(manager_id=manager_id, period=period, items=items, as_of=cut.as_of,
-                    known_at=cut.known_at,
+                    known_at=cut.known_at, status="closed" if closing else "open",
+                    closed_at=recorded.get(closing.position) if closing else None,
                     ruleset_version=in_force.version if in_force is not None else None)
 
     def _recorded_at(self, positions: list[int]) -> dict[int, datetime]:
-        if not positions:
+        return {p: recorded_at for p, (_, recorded_at) in self._logged(positions).items()}
+
+    def _logged(self, positions: Iterable[int]) -> dict[int, tuple[str, datetime]]:
+        """Each position's event type ("Deduction.Voided") and recording time."""
+        wanted = sorted(set(positions))
+        if not wanted:
             return {}
         with reading(self.engine) as conn:
             rows = conn.execute(
-                select(t.events.c.position, t.events.c.recorded_at)
-                .where(t.events.c.position.in_(positions))
+                select(t.events.c.position, t.events.c.topic, t.events.c.recorded_at)
+                .where(t.events.c.position.in_(wanted))
             )
-            return {int(p): r for p, r in rows}
+            return {int(p): (topic.rsplit(":", 1)[-1], r) for p, topic, r in rows}
 
     # --- dispute queue ----------------------------------------------------------------
 
@@ -216,6 +313,49 @@ class Figures:
         ][:limit]
 
 
+def _pay_figures(
+    result: PayResult, manager_id: str, period: Period, cut: _Cut
+) -> dict[str, Any]:
+    figure = result.figure
+    return dict(
+        manager_id=manager_id, period=str(period), base_salary=figure.base_salary,
+        stock_task=figure.stock_task, incremental_task=figure.incremental_task,
+        target=figure.target, actual=figure.actual, performance_pay=figure.performance_pay,
+        score=figure.score, actual_pay=figure.actual_pay,
+        ruleset_version=figure.ruleset_version, as_of=cut.as_of, known_at=cut.known_at,
+    )
+
+
+def _frozen_pay(
+    closing: ClosingFact | None, manager_id: str, period: Period, as_of: date
+) -> dict[str, Any] | None:
+    """The manager's frozen pay, when the answer is the closed period's final figure.
+
+    A business date inside the period asks for an interim figure, which no closing froze.
+    """
+    if closing is None or as_of < period.last_day:
+        return None
+    return closing.frozen_pay_of(manager_id)
+
+
+def _after_freeze(closing: ClosingFact | None, position: int, kind: str) -> bool:
+    return closing is not None and position > closing.freeze_position and kind != PERIOD_CLOSED
+
+
+def _correction(c: Correction, logged: dict[int, tuple[str, datetime]]) -> dict[str, Any]:
+    kind, recorded_at = logged[c.position]
+    return dict(
+        period=str(c.period), position=c.position, recorded_at=recorded_at, type=kind,
+        effective_on=c.effective_on, effect=c.changes, delta=c.actual_pay_delta,
+        actual_pay_after=c.actual_pay_after, carried_into=str(c.carried_into),
+    )
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def _queue(manager_id: str | None) -> Any:
     """Each dispute with its latest step (the step with the highest position)."""
     steps = t.dispute_steps
@@ -236,12 +376,16 @@ def _queue(manager_id: str | None) -> Any:
     return statement
 
 
+AWAITING = {"open": "reviewer", "appealed": "appeal_board"}
+"""Whose decision a dispute awaits, by status (nothing is decided automatically)."""
+
+
 def _queue_item(row: Any, today: date) -> dict[str, Any]:
-    pending = row.status in ("open", "appealed")
+    pending = row.status in AWAITING
     return dict(
         dispute_id=UUID(hex=row.dispute_id), deduction_id=UUID(hex=row.deduction_id),
-        manager_id=row.manager_id, status=row.status, due_on=row.due_on,
-        overdue=pending and row.due_on is not None and today > row.due_on,
+        manager_id=row.manager_id, status=row.status, awaiting=AWAITING.get(row.status),
+        due_on=row.due_on, overdue=pending and row.due_on is not None and today > row.due_on,
     )
 
 

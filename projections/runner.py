@@ -160,7 +160,7 @@ class FactsProjection:
         return start
 
     def _rows(self, notifications: Sequence[Notification]) -> dict[str, list[dict[str, Any]]]:
-        # Comments and period closings establish no facts, so they are not even decoded.
+        # Comments and other events that establish no facts are not even decoded.
         wanted = [n for n in notifications if n.topic in TOPICS]
         events = [(n.id, self.app.mapper.to_domain_event(n)) for n in wanted]
         self._learn_names(events)

@@ -216,6 +216,14 @@ ruleset_publications = Table(
     _position(),
 )
 
+period_closings = Table(
+    "rm_period_closings", metadata,
+    Column("period", Text, primary_key=True),
+    _position(),
+    # The figures the closing froze, as the event recorded them (JSON text, decimals as text).
+    Column("frozen", Text, nullable=False),
+)
+
 views = Table(
     "rm_views", metadata,
     Column("view_name", Text, primary_key=True),
@@ -261,7 +269,7 @@ events = Table(
 FACT_TABLES: tuple[Table, ...] = (
     managers, grades, targets, customers, holdings, contributions, deductions,
     deduction_changes, disputes, dispute_steps, adjustments, adjustment_changes,
-    rulesets, ruleset_publications,
+    rulesets, ruleset_publications, period_closings,
 )
 """Every table the facts projection writes; a facts rebuild empties exactly these."""
 

@@ -26,6 +26,7 @@ LOG_TABLES = (
     "rm_contributions", "rm_deductions", "rm_deduction_changes", "rm_disputes",
     "rm_dispute_steps", "rm_adjustments", "rm_adjustment_changes", "rm_rulesets",
     "rm_ruleset_publications", "rm_views", "rm_figures",
+    "rm_period_closings",  # migration 0005
 )
 SKIP_MESSAGE = "PostgreSQL is not reachable at {url}: {error}"
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from dbsupport import fresh_sqlite_url, postgres_service_url, reset_postgres
@@ -56,6 +58,17 @@ class Harness:
 
     def get(self, path: str, who: str | None, **query: Any) -> TestResponse:
         return self.client.get("/api/v1" + path, query_string=query, headers=self.headers(who))
+
+    def travel(self, days: int) -> None:
+        """Moves the ledger's clock `days` ahead of real time, for deadlines. Recording
+        times stay real: they come from the store, never from this clock."""
+        shift = timedelta(days=days)
+        self.ledger.clock = lambda: datetime.now(UTC) + shift
+
+    def stop_clock_on(self, day: date) -> None:
+        """The ledger's clock shows noon of `day` in the bank's time zone, and stays there."""
+        instant = datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
+        self.ledger.clock = lambda: instant
 
     def events(self) -> int:
         return int(self.ledger.recorder.max_notification_id() or 0)

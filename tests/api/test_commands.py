@@ -240,12 +240,17 @@ def test_a_partly_upheld_dispute_is_appealed_and_the_approver_decides_finally(
     assert (final["status"], final["appeal_outcome"]) == ("appeal_decided", "upheld")
     harness.refused(409, "post", f"{dispute}/appeal/decision", "approver",
                     {"outcome": "rejected", "reason": "final already"})
+    # One trail from recording to the final correction: the deduction's steps and the dispute's.
     trail = harness.ok(harness.get(dispute, "m1"))["trail"]
-    assert [s["type"] for s in trail] == [
-        "Filed", "Commented", "Commented", "Decided", "AppealFiled", "AppealDecided"]
+    assert [(s["aggregate"], s["type"]) for s in trail] == [
+        ("Deduction", "Recorded"), ("Dispute", "Filed"), ("Deduction", "Disputed"),
+        ("Dispute", "Commented"), ("Dispute", "Commented"), ("Dispute", "Decided"),
+        ("Deduction", "Amended"), ("Dispute", "AppealFiled"), ("Dispute", "AppealDecided"),
+        ("Deduction", "Voided")]
     assert [s["actor"] for s in trail] == [
-        "m1-user", "m1-user", "sup-2", "sup-2", "m1-user", "appr-1"]
-    assert trail[3]["details"]["points"] == 10
+        "sup-1", "m1-user", "m1-user", "m1-user", "sup-2", "sup-2", "sup-2", "m1-user",
+        "appr-1", "appr-1"]
+    assert trail[5]["details"]["points"] == 10 and trail[6]["details"]["points_total"] == 10
     assert harness.get(dispute, "m2").status_code == 403
     assert harness.get(dispute, "integrator").status_code == 403
 

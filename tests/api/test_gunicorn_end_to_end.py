@@ -125,7 +125,9 @@ def test_the_worked_example_over_http_through_gunicorn(server: Server) -> None:
     ok(server.call("POST", f"/api/v1/disputes/{filed['id']}/decision", "reviewer",
                    {"outcome": "upheld", "reason": "records agree"})[0])
     status, trail = server.call("GET", f"/api/v1/disputes/{filed['id']}", "m1")
-    assert [s["actor"] for s in trail["trail"]] == ["m1-user", "sup-2"]
+    # Recorded, Filed, Disputed, Decided, Voided: the deduction's trail and the dispute's.
+    assert [s["actor"] for s in trail["trail"]] == ["sup-1", "m1-user", "m1-user", "sup-2",
+                                                    "sup-2"]
     if importlib.util.find_spec("projections.queries") is not None:
         _assert_figures(server, filed["recorded_at"])
 

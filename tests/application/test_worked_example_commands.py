@@ -11,6 +11,7 @@ from eventsourcing.persistence import IntegrityError
 from dbsupport import fresh_sqlite_url, postgres_service_url, reset_postgres
 from ledger.application import LedgerApplication
 from ledger.audit import AuditContext, acting_as
+from ledger.dispute import Dispute
 from ledger.errors import DuplicateFact, InvalidInput, NotPermitted, RuleViolation
 from persistence.url import environment_for
 
@@ -88,8 +89,9 @@ class SQLiteScenario:
         voided = app.repository.get(deductions["S3"].id)
         assert voided.status == "voided"
         events = app.events.get(deductions["S3"].id)
-        assert [(e.actor, e.role) for e in events] == [
-            ("sup-1", "supervisor"), ("sup-2", "supervisor")
+        assert [(type(e).__name__, e.actor, e.role) for e in events] == [
+            ("Recorded", "sup-1", "supervisor"), ("Disputed", "m1-user", "manager"),
+            ("Voided", "sup-2", "supervisor"),
         ]
 
     def test_a_refused_command_appends_nothing(self, app: LedgerApplication) -> None:
@@ -116,6 +118,34 @@ class SQLiteScenario:
         before = self.count_events(app)
         with acting_as(M1), pytest.raises(NotPermitted):
             app.file_dispute(deduction.id, filed_by_manager_id="M2", reason="mine? no")
+        assert self.count_events(app) == before
+
+    def test_two_filings_racing_for_one_deduction_append_one_dispute(
+        self, app: LedgerApplication
+    ) -> None:
+        with acting_as(SUPERVISOR):
+            app.register_manager(business_id="M1", name="One", grade="B", unit="U")
+            deduction, _ = app.record_deduction(
+                manager_id="M1", rule_code="S3", occurrences=1, aggravated=False,
+                effective_on=date(2026, 2, 1), description="complaint upheld",
+            )
+        # A second request read the deduction before the first filing was appended.
+        stale = app.deduction(deduction.id)
+        with acting_as(M1):
+            app.file_dispute(deduction.id, filed_by_manager_id="M1", reason="first")
+            before = self.count_events(app)
+            late = Dispute.file(
+                deduction_id=stale.id, owner_manager_id="M1", filed_by_manager_id="M1",
+                reason="second", recorded_on=date.today(), today=date.today(),
+                file_within_days=15, decide_within_days=10,
+            )
+            stale.open_dispute(dispute_id=late.id)  # the stale copy sees no dispute yet
+            with pytest.raises(IntegrityError):
+                app.record(late, stale)
+            # Without the race, the rule itself refuses the second filing.
+            with pytest.raises(RuleViolation) as refused:
+                app.file_dispute(deduction.id, filed_by_manager_id="M1", reason="third")
+        assert refused.value.rule == "ADeductionIsDisputedOnce"
         assert self.count_events(app) == before
 
     def test_premium_customers_go_only_to_grade_a(self, app: LedgerApplication) -> None:

@@ -77,7 +77,7 @@ def test_a_rejected_adjustment_does_not_count_and_cannot_be_approved_later() -> 
 def test_an_approved_adjustment_may_be_reversed_and_then_no_longer_counts() -> None:
     adjustment = propose()
     adjustment.approve(reason="agreed", approved_by="appr-1")
-    adjustment.reverse(reason="entered for the wrong manager")
+    adjustment.reverse(reason="entered for the wrong manager", reversed_by="appr-1")
     assert (adjustment.status, adjustment.counts) == ("reversed", False)
     assert names(adjustment) == ["Proposed", "Approved", "Reversed"]
 
@@ -85,5 +85,23 @@ def test_an_approved_adjustment_may_be_reversed_and_then_no_longer_counts() -> N
 def test_only_an_approved_adjustment_may_be_reversed() -> None:
     adjustment = propose()
     with pytest.raises(RuleViolation) as refused:
-        adjustment.reverse(reason="x")
+        adjustment.reverse(reason="x", reversed_by="appr-1")
     assert refused.value.current_state == "proposed"
+
+
+def test_the_proposer_may_not_reverse_their_own_adjustment() -> None:
+    adjustment = propose()
+    adjustment.approve(reason="agreed", approved_by="appr-1")
+    with pytest.raises(NotPermitted) as refused:
+        adjustment.reverse(reason="undo mine", reversed_by="sup-1")
+    assert refused.value.rule == "ApproverIsNotTheProposer"
+    assert adjustment.status == "approved"
+
+
+def test_a_reversed_adjustment_cannot_be_reversed_again() -> None:
+    adjustment = propose()
+    adjustment.approve(reason="agreed", approved_by="appr-1")
+    adjustment.reverse(reason="wrong manager", reversed_by="appr-1")
+    with pytest.raises(RuleViolation) as refused:
+        adjustment.reverse(reason="again", reversed_by="appr-2")
+    assert refused.value.current_state == "reversed"

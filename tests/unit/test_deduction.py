@@ -135,3 +135,21 @@ def test_evidence_must_be_a_list_of_references_not_one_string() -> None:
     with pytest.raises(InvalidInput) as refused:
         record(evidence="doc-1")
     assert list(refused.value.errors) == ["evidence"]
+
+
+def test_a_deduction_notes_the_dispute_that_challenges_it() -> None:
+    deduction = record()
+    dispute_id = uuid4()
+    deduction.open_dispute(dispute_id=dispute_id)
+    assert (deduction.dispute_id, deduction.status) == (dispute_id, "active")
+    assert names(deduction) == ["Recorded", "Disputed"]
+
+
+def test_a_deduction_is_disputed_only_once() -> None:
+    deduction = record()
+    deduction.open_dispute(dispute_id=uuid4())
+    with pytest.raises(RuleViolation) as refused:
+        deduction.open_dispute(dispute_id=uuid4())
+    assert (refused.value.rule, refused.value.current_state) == (
+        "ADeductionIsDisputedOnce", "disputed")
+    assert names(deduction) == ["Recorded", "Disputed"]

@@ -242,3 +242,40 @@ def test_the_recorder_cannot_decide_the_appeal_either() -> None:
             current_points=20,
             today=date(2026, 3, 25),
         )
+
+
+def test_whoever_decided_the_dispute_cannot_decide_its_appeal() -> None:
+    dispute = file()
+    decide(dispute, "rejected", by="sup-2")
+    appeal(dispute)
+    with pytest.raises(NotPermitted) as refused:
+        dispute.decide_appeal(
+            outcome="upheld",
+            reason="my own decision again",
+            decided_by="sup-2",
+            recorded_by="sup-1",
+            current_points=20,
+            today=date(2026, 3, 25),
+        )
+    assert refused.value.rule == "AppealDeciderIsNotTheReviewer"
+
+
+def test_a_rejected_dispute_shows_the_last_day_to_appeal_until_it_is_appealed() -> None:
+    dispute = file()
+    assert dispute.appeal_by(10) is None
+    decide(dispute, "rejected")
+    assert dispute.appeal_by(10) == date(2026, 3, 20)
+    appeal(dispute)
+    assert dispute.appeal_by(10) is None
+
+
+def test_an_upheld_dispute_has_no_appeal_deadline() -> None:
+    dispute = file()
+    decide(dispute, "upheld")
+    assert dispute.appeal_by(10) is None
+
+
+def test_the_wrong_manager_is_refused_before_the_state_is_revealed() -> None:
+    dispute = file()
+    with pytest.raises(NotPermitted):
+        appeal(dispute, by="M2")

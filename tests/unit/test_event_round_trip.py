@@ -79,6 +79,7 @@ def a_deduction() -> LedgerAggregate:
         evidence=["complaint-5"],
         customer_id="C1",
     )
+    deduction.open_dispute(dispute_id=uuid4())
     deduction.amend(points_total=8, dispute_id=uuid4(), reason="partly upheld")
     deduction.void(dispute_id=uuid4(), reason="appeal upheld")
     return deduction
@@ -129,7 +130,7 @@ def an_adjustment() -> LedgerAggregate:
         manager_id="M1", period="2026Q1", points=-40, reason="late reports", proposed_by="sup-1"
     )
     adjustment.approve(reason="agreed", approved_by="appr-1")
-    adjustment.reverse(reason="wrong manager")
+    adjustment.reverse(reason="wrong manager", reversed_by="appr-2")
     return adjustment
 
 
@@ -143,7 +144,8 @@ def a_rule_book() -> LedgerAggregate:
 
 def a_closed_period() -> LedgerAggregate:
     period = Period.open("2026Q1")
-    period.close(frozen={"M1": {"actual_pay": Decimal("32365.00")}}, reason="quarter end")
+    period.close(reason="quarter end", today=date(2026, 4, 1),
+                 freeze=lambda: {"M1": {"actual_pay": Decimal("32365.00")}})
     return period
 
 

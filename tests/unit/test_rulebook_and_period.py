@@ -14,6 +14,7 @@ from ledger.period import Period
 from ledger.rulebook import RuleBook
 
 CONTENT: dict[str, Any] = {"score": {"base": 1000}, "pay": {"r_stock": "0.02"}}
+AFTER_Q1 = date(2026, 4, 1)
 
 
 def book_with(*drafts: tuple[str, date]) -> RuleBook:
@@ -98,11 +99,12 @@ def test_a_draft_needs_a_version_a_date_and_storable_content() -> None:
 def test_a_period_opens_under_its_well_known_id_and_closes_once() -> None:
     period = Period.open("2026Q1")
     assert period.id == period_id("2026Q1") and period.status == "open"
-    period.close(frozen={"M1": {"actual_pay": Decimal("32365.00")}}, reason="quarter end")
+    period.close(reason="quarter end", today=AFTER_Q1,
+                 freeze=lambda: {"M1": {"actual_pay": Decimal("32365.00")}})
     assert period.status == "closed"
     assert period.frozen == {"M1": {"actual_pay": Decimal("32365.00")}}
     with pytest.raises(RuleViolation) as refused:
-        period.close(frozen={}, reason="again")
+        period.close(reason="again", today=AFTER_Q1, freeze=dict)
     assert (refused.value.rule, refused.value.current_state) == ("StepsInOrder", "closed")
     assert [type(e).__name__ for e in period.pending_events] == ["Opened", "Closed"]
 
@@ -115,5 +117,20 @@ def test_a_period_must_be_a_real_quarter() -> None:
 
 def test_frozen_figures_may_not_be_floats() -> None:
     with pytest.raises(InvalidInput) as refused:
-        Period.open("2026Q1").close(frozen={"M1": 32365.0}, reason="quarter end")
+        Period.open("2026Q1").close(reason="quarter end", today=AFTER_Q1,
+                                    freeze=lambda: {"M1": 32365.0})
     assert list(refused.value.errors) == ["frozen"]
+
+
+def test_a_period_is_not_closed_before_its_last_day_and_nothing_is_computed() -> None:
+    computed: list[bool] = []
+
+    def freeze() -> dict[str, Any]:
+        computed.append(True)
+        return {}
+
+    period = Period.open("2026Q1")
+    with pytest.raises(RuleViolation) as refused:
+        period.close(reason="early", today=date(2026, 3, 31), freeze=freeze)
+    assert (refused.value.rule, refused.value.current_state) == ("PeriodsCloseAfterTheyEnd", "open")
+    assert computed == [] and period.status == "open"

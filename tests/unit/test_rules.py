@@ -17,6 +17,7 @@ from ledger.errors import (
     NotPermitted,
     RuleViolation,
 )
+from ledger.periods import Period
 from ledger.rules import Rule, check
 
 DAY = date(2026, 3, 1)
@@ -124,13 +125,26 @@ def test_the_dispute_window_is_rule_set_data_not_a_constant() -> None:
         check(rules.DisputeWithinWindow(date(2026, 3, 1), date(2026, 3, 3), 1))
 
 
-def test_a_deduction_without_a_dispute_in_progress_may_be_disputed() -> None:
-    check(rules.OneOpenDisputePerDeduction(()))
+def test_a_deduction_never_disputed_may_be_disputed() -> None:
+    check(rules.ADeductionIsDisputedOnce(None))
 
 
-def test_a_second_dispute_while_one_is_in_progress_is_refused() -> None:
-    error = refusal_of(rules.OneOpenDisputePerDeduction((uuid4(),)))
-    assert isinstance(error, RuleViolation)
+def test_a_second_dispute_on_the_same_deduction_is_refused_naming_the_state() -> None:
+    error = refusal_of(rules.ADeductionIsDisputedOnce(uuid4()))
+    assert isinstance(error, RuleViolation) and error.current_state == "disputed"
+
+
+def test_whoever_decided_a_dispute_may_not_decide_its_appeal() -> None:
+    check(rules.AppealDeciderIsNotTheReviewer("sup-2", "appr-1"))
+    assert isinstance(refusal_of(rules.AppealDeciderIsNotTheReviewer("sup-2", "sup-2")),
+                      NotPermitted)
+
+
+def test_a_period_closes_only_after_its_last_day() -> None:
+    q1 = Period.parse("2026Q1")
+    check(rules.PeriodsCloseAfterTheyEnd(q1, date(2026, 4, 1)))
+    error = refusal_of(rules.PeriodsCloseAfterTheyEnd(q1, date(2026, 3, 31)))
+    assert isinstance(error, RuleViolation) and error.current_state == "open"
 
 
 def test_a_reviewer_other_than_the_recorder_may_decide() -> None:
