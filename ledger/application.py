@@ -381,20 +381,7 @@ class LedgerApplication(Application[UUID]):
         self, dispute_id: UUID, *, outcome: str, reason: str, points: int | None = None
     ) -> Receipt:
         """Decides a dispute and applies the correction to the deduction in the same append."""
-        dispute = self.dispute(dispute_id)
-        deduction = self.deduction(dispute.deduction_id)
-        factor = self.ruleset(deduction.ruleset_version).score.aggravation_factor
-        dispute.decide(
-            outcome=outcome,
-            reason=reason,
-            points=points,
-            decided_by=current_audit().actor,
-            recorded_by=deduction.recorded_by,
-            current_points=deduction.error_points(factor),
-            today=self.today(),
-        )
-        _apply_outcome(deduction, dispute.id, outcome, points, reason)
-        return self.record(dispute, deduction)
+        return self._decide(dispute_id, Dispute.decide, outcome, reason, points)
 
     def file_appeal(
         self, dispute_id: UUID, *, appellant_manager_id: str | None, reason: str
@@ -414,10 +401,23 @@ class LedgerApplication(Application[UUID]):
     def decide_appeal(
         self, dispute_id: UUID, *, outcome: str, reason: str, points: int | None = None
     ) -> Receipt:
+        """Decides the appeal (final) and applies its correction in the same append."""
+        return self._decide(dispute_id, Dispute.decide_appeal, outcome, reason, points)
+
+    def _decide(
+        self,
+        dispute_id: UUID,
+        step: Callable[..., None],
+        outcome: str,
+        reason: str,
+        points: int | None,
+    ) -> Receipt:
+        """A decision (first or on appeal) and its correction of the deduction, as one append."""
         dispute = self.dispute(dispute_id)
         deduction = self.deduction(dispute.deduction_id)
         factor = self.ruleset(deduction.ruleset_version).score.aggravation_factor
-        dispute.decide_appeal(
+        step(
+            dispute,
             outcome=outcome,
             reason=reason,
             points=points,
