@@ -316,12 +316,30 @@ def test_the_audit_log_pages_in_order_with_chain_links_for_auditors_only(
 
 
 def test_verify_recomputes_the_chain_for_auditors(harness: Harness) -> None:
-    pytest.importorskip("persistence.verify")
     harness.register_worked_example()
     result = harness.ok(harness.get("/audit/verify", "auditor"))
     assert result["ok"] is True and result["first_bad"] is None
     assert result["checked"] == result["head_position"] == harness.events()
     assert harness.get("/audit/verify", "m1").status_code == 403
+
+
+def test_verify_names_the_first_altered_event_after_tampering(harness: Harness) -> None:
+    import sqlite3
+
+    from persistence.url import sqlite_path
+
+    harness.register_worked_example()
+    path = sqlite_path("sqlite:///" + harness.ledger.recorder.datastore.pool.db_name)
+    conn = sqlite3.connect(path)
+    with conn:  # as the file's owner: drop the guard, change one state
+        conn.execute("DROP TRIGGER events_no_update")
+        conn.execute("UPDATE events SET state = CAST(replace(CAST(state AS TEXT), 'Li Wei', "
+                     "'Li Wai') AS BLOB) WHERE position = 4")
+    conn.close()
+    result = harness.ok(harness.get("/audit/verify", "auditor"))
+    assert result["ok"] is False
+    assert result["first_bad"]["position"] == 4
+    assert result["first_bad"]["kind"] == "altered"
 
 
 def test_unknown_ids_are_404_for_every_kind_of_resource(harness: Harness) -> None:
