@@ -20,11 +20,11 @@ from ledger import ids
 from ledger.adjustment import Adjustment
 from ledger.audit import current_audit
 from ledger.base import DateAsISO
+from ledger.calculation.portfolio_policy import PolicyRefusal, PolicyWarning, check_assignment
 from ledger.contribution import Contribution
 from ledger.customer import Customer
 from ledger.deduction import Deduction
 from ledger.dispute import Dispute
-from ledger.calculation.portfolio_policy import PolicyRefusal, PolicyWarning, check_assignment
 from ledger.errors import Conflict, DuplicateFact, InvalidInput, NotFound, RuleViolation
 from ledger.manager import Manager
 from ledger.period import Period

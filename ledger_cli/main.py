@@ -27,7 +27,8 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Apply every migration, then publish the default rule set on a fresh ledger."""
-    from persistence.schema import current_revision, upgrade as apply  # noqa: PLC0415
+    from persistence.schema import current_revision  # noqa: PLC0415
+    from persistence.schema import upgrade as apply
 
     apply(admin_database_url())
     receipt = build_application().ensure_rulebook()

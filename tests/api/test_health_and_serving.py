@@ -11,9 +11,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from dbsupport import fresh_sqlite_url
 
 from api import LEDGER, create_app
-from dbsupport import fresh_sqlite_url
 from ledger.application import LedgerApplication
 from persistence.url import environment_for
 
@@ -38,7 +38,8 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 20) -
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"server exited: {process.stdout.read().decode() if process.stdout else ''}")
+            output = process.stdout.read().decode() if process.stdout else ""
+            pytest.fail(f"server exited: {output}")
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 return bytes(response.read())

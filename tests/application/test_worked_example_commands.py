@@ -6,9 +6,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from dbsupport import fresh_sqlite_url, postgres_service_url, reset_postgres
 from eventsourcing.persistence import IntegrityError
 
-from dbsupport import fresh_sqlite_url, postgres_service_url, reset_postgres
 from ledger.application import LedgerApplication
 from ledger.audit import AuditContext, acting_as
 from ledger.dispute import Dispute
@@ -35,7 +35,9 @@ class SQLiteScenario:
     def count_events(self, app: LedgerApplication) -> int:
         return app.recorder.max_notification_id() or 0
 
-    def test_the_worked_example_records_every_fact_as_an_event(self, app: LedgerApplication) -> None:
+    def test_the_worked_example_records_every_fact_as_an_event(
+        self, app: LedgerApplication
+    ) -> None:
         # A supervisor registers M1 (grade B) and three customers, and assigns them.
         with acting_as(SUPERVISOR):
             app.register_manager(business_id="M1", name="Manager One", grade="B", unit="Branch 1")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from dbsupport import postgres_admin_url, postgres_service_url, reset_postgres
+
 from ledger.application import LedgerApplication
 from ledger_cli.main import main
 from persistence.url import environment_for
@@ -39,4 +39,5 @@ def test_upgrade_then_demo_on_sqlite(tmp_path: Path) -> None:
 def test_upgrade_as_owner_then_demo_as_the_service_role_on_postgres() -> None:
     reset_postgres()
     url = postgres_service_url()
-    _check_demo(url, {"LEDGER_DATABASE_URL": url, "LEDGER_ADMIN_DATABASE_URL": postgres_admin_url()})
+    env = {"LEDGER_DATABASE_URL": url, "LEDGER_ADMIN_DATABASE_URL": postgres_admin_url()}
+    _check_demo(url, env)

@@ -23,9 +23,9 @@ from uuid import UUID, uuid4
 
 import psycopg2
 import pytest
+from dbsupport import postgres_admin_url, postgres_service_url, reset_postgres
 from eventsourcing.persistence import StoredEvent
 
-from dbsupport import postgres_admin_url, postgres_service_url, reset_postgres
 from persistence.postgres import PgApplicationRecorder, PgDatastore
 from persistence.records import GENESIS_LINK, chain_link, state_digest
 from persistence.url import libpq_dsn

@@ -6,6 +6,7 @@ INSERT only on the log) on a database migrated by `migrations/`, emptied before 
 
 from __future__ import annotations
 
+from dbsupport import postgres_service_url, require_postgres, reset_postgres
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -22,7 +23,6 @@ from eventsourcing.tests.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from dbsupport import postgres_service_url, require_postgres, reset_postgres
 from persistence.postgres import (
     Factory,
     PgAggregateRecorder,

@@ -6,6 +6,7 @@ each case runs on a freshly migrated database file.
 
 from __future__ import annotations
 
+from dbsupport import fresh_sqlite_url
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -23,7 +24,6 @@ from eventsourcing.tests.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from dbsupport import fresh_sqlite_url
 from persistence.sqlite import (
     Factory,
     SqliteAggregateRecorder,

@@ -14,9 +14,9 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 import pytest
+from dbsupport import SERVICE_ROLE, postgres_admin_url, postgres_service_url, reset_postgres
 from eventsourcing.persistence import StoredEvent
 
-from dbsupport import SERVICE_ROLE, postgres_admin_url, postgres_service_url, reset_postgres
 from persistence.postgres import PgApplicationRecorder, PgDatastore
 from persistence.records import ExtraRow
 from persistence.url import libpq_dsn

@@ -14,8 +14,8 @@ from typing import Any
 import psycopg2
 import pytest
 from click.testing import CliRunner
-
 from dbsupport import fresh_sqlite_url, postgres_admin_url, postgres_service_url, reset_postgres
+
 from ledger.application import LedgerApplication
 from ledger.audit import AuditContext, acting_as
 from ledger_cli.main import main
