@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing import sqlite as library_sqlite
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -27,7 +28,6 @@ from eventsourcing.persistence import (
     Subscription,
     Tracking,
 )
-from eventsourcing import sqlite as library_sqlite
 from eventsourcing.sqlite import (
     SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
@@ -264,8 +264,11 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
     def position_known_at(self, instant: datetime) -> int:
         """The last position recorded at or before `instant` (0 before the first event)."""
         with self.datastore.transaction(commit=False) as c:
+            # As on PostgreSQL: the last position of the latest recording time at or
+            # before `instant` (recording times never decrease along the log).
             c.execute(
-                f"SELECT max(position) FROM {self.events_table_name} WHERE recorded_at <= ?",
+                f"SELECT max(position) FROM {self.events_table_name} WHERE recorded_at = "
+                f"(SELECT max(recorded_at) FROM {self.events_table_name} WHERE recorded_at <= ?)",
                 (to_micros(instant),),
             )
             value = c.fetchone()[0]

@@ -12,8 +12,9 @@ memory stays flat however long the log is. A wrong position is classified as:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -47,7 +48,9 @@ class ChainSource(Protocol):
 
     def select_chain_inputs(self, after: int, limit: int) -> list[ChainInput]: ...
 
-    def select_links(self, after: int, up_to: int | None, limit: int) -> list[tuple[int, bytes]]: ...
+    def select_links(
+        self, after: int, up_to: int | None, limit: int
+    ) -> list[tuple[int, bytes]]: ...
 
 
 def expected_link(previous: bytes, position: int, row: ChainInput) -> bytes:
@@ -102,17 +105,48 @@ def _result(walk: _Walk, problem: Problem | None) -> VerifyResult:
         checked=walk.checked,
         head_position=walk.position,
         head_link=walk.link,
-        head_recorded_at=None if walk.recorded_micros is None else from_micros(walk.recorded_micros),
+        head_recorded_at=(
+            None if walk.recorded_micros is None else from_micros(walk.recorded_micros)
+        ),
         first_bad=problem,
     )
 
 
 def _pages(source: ChainSource) -> Iterator[list[ChainInput]]:
-    """Pages of the log; the next page is read while the current one is hashed."""
-    with ThreadPoolExecutor(max_workers=1) as reader:
-        upcoming = reader.submit(source.select_chain_inputs, 0, PAGE_SIZE)
-        while rows := upcoming.result():
-            upcoming = reader.submit(source.select_chain_inputs, rows[-1].position, PAGE_SIZE)
+    """Pages of the log, in order; the next pages are read while the current one is hashed.
+
+    A source may say how many pages to read at once (`read_ahead_pages`, default 1): a
+    database server works on one while this process decodes another. Pages are keyset
+    pages (after the last position read); those read ahead assume the pages before them
+    were full and gap-free, as a sound log's are, and one that was asked for after any
+    other position than the last one really read is thrown away and asked for again, so
+    a log with gaps is read exactly as it would be one page at a time.
+    """
+    depth = max(1, int(getattr(source, "read_ahead_pages", 1)))
+    with ThreadPoolExecutor(max_workers=depth) as reader:
+        after = 0
+        pending: deque[tuple[int, Future[list[ChainInput]]]] = deque()
+
+        def top_up() -> None:
+            while len(pending) < depth:
+                start = pending[-1][0] + PAGE_SIZE if pending else after
+                pending.append((start, reader.submit(source.select_chain_inputs, start,
+                                                     PAGE_SIZE)))
+
+        top_up()
+        while True:
+            start, upcoming = pending.popleft()
+            rows = upcoming.result()
+            if start != after:
+                for _, guess in pending:
+                    guess.cancel()
+                pending.clear()
+                top_up()
+                continue
+            if not rows:
+                return
+            after = rows[-1].position
+            top_up()
             yield rows
 
 

@@ -1,0 +1,159 @@
+"""HTTP rates through gunicorn on loopback, driven by wrk (a real load generator, in C).
+
+One gunicorn (sync workers, `api:create_app()`, the service role on a scratch PostgreSQL
+database prepared by api/measure.py: rule set, manager M1, customers C0..C99, tokens) serves
+three scenarios of a fixed duration each:
+
+- GET /healthz: no database, no auth: the ceiling of this server on this machine;
+- POST /api/v1/deductions: one deduction per request, one event;
+- POST /api/v1/contributions/batch: BATCH postings per request, appended in one transaction.
+
+wrk runs bench/wrk_requests.lua: every POST carries its own Idempotency-Key and every posting
+its own external id (per-thread Lua counters), so each accepted request appends. wrk's own
+latency histogram gives p50/p95/p99; the log's head before and after proves the appends.
+wrk runs on the same two cores as gunicorn and PostgreSQL, as any loopback test does.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+from api.measure import gunicorn, prepare
+from bench.report import Goal, Section, ratio, say
+from persistence.measure import scratch_database, with_database
+from persistence.schema import upgrade
+
+SCRIPT = Path(__file__).with_name("wrk_requests.lua")
+WARM_UP_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class Load:
+    """How hard and how long wrk pushes."""
+
+    seconds: int
+    connections: int
+    threads: int
+    workers: int
+    batch: int
+
+
+def wrk_path() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise RuntimeError("wrk is not installed: `apt-get install -y wrk` (scripts/bench does "
+                           "this itself when run as root), or pass --skip-http")
+    return found
+
+
+def run_wrk(port: int, mode: str, token: str, load: Load, seconds: int) -> dict[str, Any]:
+    tag = f"{mode}-{uuid.uuid4().hex[:10]}"
+    command = [wrk_path(), "-t", str(load.threads), "-c", str(load.connections),
+               "-d", f"{seconds}s", "--timeout", "10s", "-s", str(SCRIPT),
+               f"http://127.0.0.1:{port}", "--", mode, token, tag, str(load.batch)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True,
+                          timeout=seconds + 60)
+    for line in done.stdout.splitlines():
+        if line.startswith("WRK_JSON "):
+            summary: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
+            return summary
+    raise RuntimeError(f"wrk printed no summary: {done.stdout}\n{done.stderr}")
+
+
+def head(service_url: str) -> int:
+    conn = psycopg2.connect(service_url)
+    try:
+        with conn.cursor() as curs:
+            curs.execute("SELECT coalesce(max(position), 0) FROM events")
+            return int(curs.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def scenario(port: int, service_url: str, mode: str, token: str, load: Load,
+             per_request: int) -> dict[str, Any]:
+    run_wrk(port, mode, token, load, WARM_UP_SECONDS)
+    time.sleep(0.5)  # requests in flight when the warm-up stopped finish before we count
+    before = head(service_url)
+    summary = run_wrk(port, mode, token, load, load.seconds)
+    time.sleep(0.5)
+    appended = head(service_url) - before
+    seconds = summary["duration_us"] / 1e6
+    ok = summary["requests"] - summary["not_ok"]
+    result = {
+        "requests": summary["requests"], "refused": summary["not_ok"],
+        "socket_errors": sum(summary["errors"].values()) - summary["errors"]["status"],
+        "seconds": round(seconds, 2),
+        "requests_per_s": round(ok / seconds, 1),
+        "p50_ms": summary["p50_us"] / 1000, "p95_ms": summary["p95_us"] / 1000,
+        "p99_ms": summary["p99_us"] / 1000, "max_ms": summary["max_us"] / 1000,
+    }
+    if per_request:
+        # Requests still in flight when wrk stopped may append after it counted: at least.
+        if appended < ok * per_request:
+            raise RuntimeError(f"{mode}: {ok} requests answered 2xx but the log grew by only "
+                               f"{appended} events (expected {ok * per_request})")
+        result["events_per_s"] = round(ok * per_request / seconds, 1)
+        result["events_appended"] = appended
+    return result
+
+
+def run(admin_url: str, role: str, load: Load) -> Section:
+    section = Section("http", f"HTTP through gunicorn ({load.workers} sync workers), wrk "
+                      f"-t{load.threads} -c{load.connections}, {load.seconds} s per scenario",
+                      ("scenario", "req/s", "events/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                       "non-2xx", "vs healthz"))
+    with scratch_database(admin_url) as dbname:
+        upgrade(with_database(admin_url, dbname))
+        service_url = with_database(admin_url, dbname, user=role)
+        say("http: preparing the ledger and starting gunicorn")
+        tokens = prepare(service_url)
+        results = {}
+        with gunicorn(service_url, load.workers) as port:
+            for name, mode, token, per_request in (
+                ("GET /healthz", "healthz", "", 0),
+                ("POST /deductions", "deductions", tokens["supervisor"], 1),
+                (f"POST /contributions/batch ({load.batch})", "batch", tokens["integrator"],
+                 load.batch),
+            ):
+                say(f"http: {name} for {load.seconds} s")
+                results[mode] = scenario(port, service_url, mode, token, load, per_request)
+                describe(section, name, mode, results)
+    judge(section, results)
+    section.metrics["settings"] = {"workers": load.workers, "connections": load.connections,
+                                   "wrk_threads": load.threads, "seconds": load.seconds,
+                                   "batch": load.batch}
+    return section
+
+
+def describe(section: Section, name: str, mode: str, results: dict[str, Any]) -> None:
+    r = results[mode]
+    ceiling = results["healthz"]["requests_per_s"]
+    vs = ratio(r["requests_per_s"], ceiling) if mode != "healthz" else None
+    section.rows.append((name, r["requests_per_s"], r.get("events_per_s"), r["p50_ms"],
+                         r["p95_ms"], r["p99_ms"], r["max_ms"], r["refused"], vs))
+    for key, value in r.items():
+        section.metrics[f"{mode}.{key}"] = value
+    if vs is not None:
+        section.metrics[f"{mode}.over_healthz"] = vs
+
+
+def judge(section: Section, results: dict[str, Any]) -> None:
+    single = results["deductions"]
+    section.goals.append(Goal("HTTP POST /deductions throughput", single["requests_per_s"],
+                              500, "req/s"))
+    section.goals.append(Goal("HTTP POST /deductions p99", single["p99_ms"], 50, "ms",
+                              at_most=True))
+    for mode, r in results.items():
+        if r["refused"] or r["socket_errors"]:
+            section.notes.append(f"{mode}: {r['refused']} non-2xx answers, "
+                                 f"{r['socket_errors']} socket errors")
