@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
@@ -22,7 +21,7 @@ from flask import Response, g, request
 
 from api.errors import problem
 from api.sql import SupportTables
-from ledger.application import Receipt, RecordedEvent
+from ledger.application import Receipt
 from ledger.errors import DuplicateFact, InvalidInput
 from persistence.records import Appended, ExtraRow
 
@@ -78,7 +77,7 @@ class Claim:
 
     def complete(self, finish: Finish, appended: Sequence[Appended]) -> list[ExtraRow]:
         """Called inside the append: builds the reply and the row that stores it."""
-        self._set(finish(receipt_of(appended)))
+        self._set(finish(Receipt.of(appended)))
         self.appended = True
         if self.key is None or self.body is None:
             return []
@@ -101,21 +100,6 @@ class Claim:
     def _set(self, reply: Reply) -> None:
         self.status = reply.status
         self.body = json.dumps(reply.body, ensure_ascii=False, default=str).encode()
-
-
-def receipt_of(appended: Sequence[Appended]) -> Receipt:
-    return Receipt(tuple(
-        RecordedEvent(
-            position=a.position, recorded_at=a.recorded_at,
-            type=a.topic.rsplit(".", 1)[-1], originator_id=_uuid(a.originator_id),
-            originator_version=a.originator_version,
-        )
-        for a in appended
-    ))
-
-
-def _uuid(value: UUID | str) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 class IdempotencyRecords:

@@ -69,6 +69,11 @@ class Receipt:
     def recorded_at(self) -> datetime | None:
         return self.events[-1].recorded_at if self.events else None
 
+    @classmethod
+    def of(cls, appended: Sequence[Appended]) -> Receipt:
+        """The receipt of what an append assigned (also built inside the append itself)."""
+        return cls(tuple(_recorded(a) for a in appended))
+
 
 @dataclass(frozen=True)
 class PortfolioSnapshot:
@@ -121,7 +126,7 @@ class LedgerApplication(Application[UUID]):
 
         kwargs: dict[str, AppendHook] = {APPEND_HOOK: hook}
         self.save(*aggregates, **kwargs)
-        return Receipt(tuple(_recorded(a) for a in appended))
+        return Receipt.of(appended)
 
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
@@ -513,7 +518,12 @@ def _recorded(appended: Appended) -> RecordedEvent:
         position=appended.position,
         recorded_at=appended.recorded_at,
         type=appended.topic.rsplit(".", 1)[-1],
-        originator_id=UUID(str(appended.originator_id)),
+        # Our recorders hand back the UUIDs they were given; text ids are converted.
+        originator_id=(
+            appended.originator_id
+            if isinstance(appended.originator_id, UUID)
+            else UUID(appended.originator_id)
+        ),
         originator_version=appended.originator_version,
     )
 
