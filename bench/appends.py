@@ -11,7 +11,7 @@ Three contenders per back end and shape (1 event per commit, 100 per commit):
   ignores: checked below by counting the events it stored;
 - raw: the rows of the same events on the bare driver into a plain table (primary key and
   unique constraint; no secondary index, chain, lock or NOTIFY): INSERT + COMMIT per event,
-  `execute_values` / `executemany` per batch (persistence/measure.py's baselines).
+  `execute_values` / `executemany` per batch.
 
 Aggregates and raw rows are built before any clock starts; the application paths still
 encode their events inside the timing, as any save does. The run is split into rounds and
@@ -26,9 +26,11 @@ import shutil
 import sqlite3
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,25 +39,45 @@ import psycopg2.extras
 
 from bench.report import Goal, Section, ratio, say
 from ledger.application import LedgerApplication
-from persistence.measure import (
-    POSTGRES_RAW_TABLE,
-    RAW_COLUMNS,
-    SQLITE_RAW_TABLE,
-    SYNCHRONOUS_NAMES,
-    admin_execute,
-    library_synchronous,
-    new_managers,
-    sample_rows,
-    scratch_database,
-    with_database,
-)
+from ledger.audit import AuditContext, acting_as
+from ledger.manager import Manager
 from persistence.records import to_micros
 from persistence.schema import upgrade
+from persistence.scratch import admin_execute, scratch_database, with_database
 from persistence.url import environment_for
 
 BATCH = 100
 WARM_UP_COMMITS = 5
 PATHS = ("raw", "library", "ours")
+SCRATCH_PREFIX = "ledger_bench_appends"
+AUDIT = AuditContext(actor="bench-appends", role="operator", request_id="bench-appends")
+
+# The raw baselines' table: the log's columns, primary key and unique constraint, and
+# nothing else (no secondary index, chain, lock or NOTIFY).
+SQLITE_RAW_TABLE = """CREATE TABLE raw_events (
+    position INTEGER PRIMARY KEY,
+    originator_id TEXT NOT NULL,
+    originator_version INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    state BLOB NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    UNIQUE (originator_id, originator_version)
+)"""
+
+POSTGRES_RAW_TABLE = """CREATE TABLE raw_events (
+    position bigint PRIMARY KEY,
+    originator_id uuid NOT NULL,
+    originator_version bigint NOT NULL,
+    topic text NOT NULL,
+    state bytea NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    UNIQUE (originator_id, originator_version)
+)"""
+
+RAW_COLUMNS = "(position, originator_id, originator_version, topic, state, recorded_at)"
+SYNCHRONOUS_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+
+Row = tuple[Any, ...]
 
 
 @dataclass
@@ -106,6 +128,29 @@ def race(contenders: Sequence[Contender], rounds: int) -> None:
             contender.run_round(number, rounds)
 
 
+def new_managers(prefix: str, count: int) -> list[Manager]:
+    """New, unsaved managers, each with one pending event carrying the audit fields."""
+    with acting_as(AUDIT):
+        return [
+            Manager.register(
+                business_id=f"{prefix}-{n}", name=f"Manager {n}", grade="B", unit="Branch 1"
+            )
+            for n in range(count)
+        ]
+
+
+def sample_rows(app: LedgerApplication, count: int) -> list[Row]:
+    """Rows shaped like the log's, from real Manager events (topic, state as stored)."""
+    rows: list[Row] = []
+    now = datetime.now(UTC)
+    for position, manager in enumerate(new_managers(f"raw-{uuid.uuid4().hex[:6]}", count), 1):
+        for pending in manager.collect_events():
+            stored = app.mapper.to_stored_event(pending)
+            rows.append((position, stored.originator_id, stored.originator_version,
+                         stored.topic, stored.state, now))
+    return rows
+
+
 def units_for(path: str, per_event: int, batched: int) -> tuple[list[Any], list[Any]]:
     """New managers for an application path: singles, and BATCH-sized tuples."""
     singles = [(m,) for m in new_managers(f"{path}-one", per_event + WARM_UP_COMMITS)]
@@ -145,6 +190,14 @@ def total_events(contenders: Sequence[Contender], path: str) -> int:
 
 
 # --- SQLite ---------------------------------------------------------------------------
+
+
+def library_synchronous(app: LedgerApplication) -> int:
+    """The `PRAGMA synchronous` level of the library's own SQLite connections."""
+    datastore = app.recorder.datastore  # type: ignore[attr-defined]
+    with datastore.transaction(commit=False) as curs:
+        curs.execute("PRAGMA synchronous")
+        return int(curs.fetchone()[0])
 
 
 def sqlite_contenders(directory: str, per_event: int, batched: int,
@@ -225,8 +278,8 @@ def library_postgres_env(admin_url: str, dbname: str) -> dict[str, str]:
 
 def postgres_contenders(admin_url: str, role: str, per_event: int, batched: int,
                         stack: ExitStack) -> tuple[list[Contender], dict[str, Any]]:
-    ours_db = stack.enter_context(scratch_database(admin_url))
-    library_db = stack.enter_context(scratch_database(admin_url))
+    ours_db = stack.enter_context(scratch_database(admin_url, SCRATCH_PREFIX))
+    library_db = stack.enter_context(scratch_database(admin_url, SCRATCH_PREFIX))
     upgrade(with_database(admin_url, ours_db))
     admin_execute(with_database(admin_url, ours_db), POSTGRES_RAW_TABLE,
                   f"GRANT SELECT, INSERT ON raw_events TO {role}")

@@ -1,6 +1,6 @@
 """`scripts/bench`: every measurement in one run, a table per part, the goals, one JSON line.
 
-Parts, in order (each can be skipped):
+Parts, in order (`--only` picks some, `--skip-*` leaves some out):
 1. appends: ours vs the bare driver vs the library's recorder, SQLite and PostgreSQL;
 2. http: gunicorn + wrk, /healthz beside POST /deductions and POST /contributions/batch;
 3. a log of --events events loaded fast into scratch PostgreSQL, then on it:
@@ -24,6 +24,9 @@ from bench.report import Goal, Section, goals_table, say, table
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BUDGET_SECONDS = 15 * 60
+PARTS = ("appends", "http", "rebuild", "queries", "verify")
+STORE_PARTS = ("rebuild", "queries", "verify")
+"""The parts that run on the loaded log (--skip-store leaves all three out)."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -54,10 +57,27 @@ def parser() -> argparse.ArgumentParser:
                        "are created and dropped (env LEDGER_MEASURE_PG_ADMIN_URL)")
     where.add_argument("--service-role",
                        default=os.environ.get("LEDGER_SERVICE_ROLE", "ledger_service"))
-    skip = p.add_argument_group("parts")
-    for part in ("appends", "http", "store"):
-        skip.add_argument(f"--skip-{part}", action="store_true", help=f"do not run {part}")
+    chosen = p.add_argument_group("parts")
+    chosen.add_argument("--only", action="append", choices=PARTS, metavar="PART",
+                        help=f"run only this part (repeatable; one of {', '.join(PARTS)}); "
+                        "queries run on the rebuilt read models, so they bring the rebuild")
+    for part, what in (("appends", "appends"), ("http", "http"),
+                       ("store", "the log's parts (rebuild, queries, verify)")):
+        chosen.add_argument(f"--skip-{part}", action="store_true", help=f"leave out {what}")
+    chosen.add_argument("--list-parts", action="store_true",
+                        help="print the parts these arguments select, one a line, and exit")
     return p
+
+
+def selected(args: argparse.Namespace) -> list[str]:
+    """The parts to run, in run order: --only's (all when absent), less the skipped ones."""
+    wanted = set(args.only or PARTS)
+    if "queries" in wanted:
+        wanted.add("rebuild")
+    skipped = {part for part in ("appends", "http") if getattr(args, f"skip_{part}")}
+    if args.skip_store:
+        skipped.update(STORE_PARTS)
+    return [part for part in PARTS if part in wanted and part not in skipped]
 
 
 def check(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
@@ -72,6 +92,8 @@ def check(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
         p.error("--events must be between 10,000 and 10,000,000")
     if not 1 <= args.http_batch <= 1000:
         p.error("--http-batch must be between 1 and 1000")
+    if not selected(args):
+        p.error("--only and --skip-* leave no part to run")
 
 
 def machine() -> dict[str, Any]:
@@ -89,6 +111,8 @@ def timed(run: Callable[[], Section]) -> Section:
 def parts(args: argparse.Namespace) -> list[tuple[str, Callable[[], list[Section]]]]:
     from bench import appends, queries, rebuild, store, verify, web
 
+    chosen = selected(args)
+
     def append_part() -> list[Section]:
         return [timed(lambda: appends.run(args.admin_url, args.service_role,
                                           args.append_events, args.append_batch_events,
@@ -101,19 +125,28 @@ def parts(args: argparse.Namespace) -> list[tuple[str, Callable[[], list[Section
 
     def store_part() -> list[Section]:
         with store.loaded(args.admin_url, args.service_role, args.events) as loaded:
-            found = [timed(lambda: rebuild.run(loaded, args.page)),
-                     timed(lambda: queries.run(loaded, args.queries)),
-                     timed(lambda: verify.run(loaded))]
-            found[0].metrics["load_seconds"] = loaded.load_seconds
-            found[0].metrics["load_events_per_s"] = round(loaded.events / loaded.load_seconds)
-            found[0].notes.append(
-                f"the log was loaded in {loaded.load_seconds} s "
-                f"({found[0].metrics['load_events_per_s']:,} events/s: real encoded events, "
-                f"our recorder's insert_events, {store.LOAD_BATCH:,} per append)")
+            found: list[Section] = []
+            if "rebuild" in chosen:
+                found.append(timed(lambda: rebuild.run(loaded, args.page)))
+            if "queries" in chosen:
+                found.append(timed(lambda: queries.run(loaded, args.queries)))
+            if "verify" in chosen:
+                found.append(timed(lambda: verify.run(loaded)))
+        describe_load(found[0], loaded.events, loaded.load_seconds, store.LOAD_BATCH)
         return found
 
-    chosen = [("appends", append_part), ("http", http_part), ("store", store_part)]
-    return [(name, run) for name, run in chosen if not getattr(args, f"skip_{name}")]
+    runs = [("appends", append_part), ("http", http_part), ("store", store_part)]
+    wanted = {"store" if part in STORE_PARTS else part for part in chosen}
+    return [(name, run) for name, run in runs if name in wanted]
+
+
+def describe_load(section: Section, events: int, seconds: float, batch: int) -> None:
+    """The log's loading, told with the first part that ran on it."""
+    section.metrics["load_seconds"] = seconds
+    section.metrics["load_events_per_s"] = round(events / seconds)
+    section.notes.append(
+        f"the log was loaded in {seconds} s ({section.metrics['load_events_per_s']:,} "
+        f"events/s: real encoded events, our recorder's insert_events, {batch:,} per append)")
 
 
 def report(sections: Sequence[Section], started: float, info: dict[str, Any]) -> dict[str, Any]:
@@ -144,11 +177,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
     check(args, p)
+    if args.list_parts:
+        print("\n".join(selected(args)))
+        return 0
     started = time.perf_counter()
     host = machine()
     info: dict[str, Any] = {
         "bench": "ledger", "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": host,
+        "machine": host, "parts": selected(args),
         "sizes": {"events": args.events, "append_events": args.append_events,
                   "append_batch_events": args.append_batch_events, "rounds": args.rounds,
                   "queries": args.queries, "http_seconds": args.http_seconds},

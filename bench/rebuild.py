@@ -2,9 +2,9 @@
 
 The raw scan reads every event with the statement the rebuild's reader sends (same columns,
 same keyset pages) on the bare driver, and does nothing else: the floor under any replay.
-The rebuild is projections/measure.py's child process (`rebuild_live`: facts, then the live
-figures), so its memory is its own; here the parent also samples the child's resident set
-every SAMPLE_SECONDS, to tell a flat profile from one that grows with the events replayed.
+The rebuild runs in a child process (bench/rebuild_child.py: `rebuild_live`, facts, then the
+live figures), so its memory is its own; here the parent also samples the child's resident
+set every SAMPLE_SECONDS, to tell a flat profile from one that grows with the events replayed.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg2
 
 from bench.report import Goal, Section, ratio, say
 from bench.store import Store
 
+ROOT = Path(__file__).resolve().parents[1]
+"""The child runs from here, where `bench` is importable (it is not an installed package)."""
 SAMPLE_SECONDS = 0.1
 FLAT_GROWTH = 1.25
 """Memory is flat when the resident set at the end of the replay is at most this times the
@@ -82,10 +85,9 @@ def memory_mib(pid: int) -> tuple[float, float] | None:
 
 
 def rebuild_child(url: str, page: int) -> tuple[dict[str, float], Samples]:
-    """projections/measure.py's rebuild in a child; its timings, and its memory over time."""
-    command = [sys.executable, "-m", "projections.measure", "--rebuild-only", url,
-               "--page", str(page)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    """bench/rebuild_child.py's rebuild; its timings, and its memory over time."""
+    command = [sys.executable, "-m", "bench.rebuild_child", url, "--page", str(page)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     started = time.perf_counter()
     points: list[tuple[float, float]] = []
     high_water = 0.0

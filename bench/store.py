@@ -1,20 +1,18 @@
 """A big log, loaded fast: real encoded events of a synthetic bank quarter, in large appends.
 
-The shape is projections/measure.py's seed (managers with targets; ten customers each,
-assigned; deductions, one in ten disputed and half of those upheld; the rest contribution
-postings), built with the same domain methods and encoded by the application's own mapper.
-Instead of one `record()` per few hundred aggregates, the stored events go to our recorder's
+The shape is bench/seed.py's quarter (managers with targets; ten customers each, assigned;
+deductions, one in ten disputed and half of those upheld; the rest contribution postings),
+built with the domain methods and encoded by the application's own mapper. Instead of one
+`record()` per few hundred aggregates, the stored events go to our recorder's
 `insert_events` LOAD_BATCH at a time: the same chain, positions and recording times as any
 append (one recording time per append, so `known_at` cuts fall between LOAD_BATCH-sized
-steps), without the application's per-save work. Postings are built a chunk at a time, so
-memory stays bounded however many events are asked for.
+steps), without the application's per-save work. The quarter arrives a bounded group at a
+time, so memory stays bounded however many events are asked for.
 """
 
 from __future__ import annotations
 
-import random
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,18 +21,17 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from bench import seed
 from bench.report import say
 from ledger.application import LedgerApplication
 from ledger.audit import acting_as
-from persistence.measure import admin_execute, scratch_database, with_database
 from persistence.schema import upgrade
+from persistence.scratch import admin_execute, scratch_database, with_database
 from persistence.url import environment_for
-from projections import measure as seed_shape
 
 LOAD_BATCH = 5_000
 """Events per append while loading (one statement of a few MB)."""
-POSTING_CHUNK = 20_000
-EVENTS_PER_MANAGER = 400
+SCRATCH_PREFIX = "ledger_bench_store"
 
 
 @dataclass(frozen=True)
@@ -83,35 +80,21 @@ class Loader:
             self.appended += len(batch)
 
 
-def fill(app: LedgerApplication, events: int, rng_seed: int = 7) -> tuple[int, datetime]:
-    """Appends about `events` events in the seed's shape; returns the number of managers
-    and when the last of them (and of their customers) was recorded."""
-    rng = random.Random(rng_seed)
+def fill(app: LedgerApplication, events: int) -> tuple[int, datetime]:
+    """Appends about `events` events of bench/seed.py's quarter; returns the number of
+    managers and when the last of them (and of their customers) was recorded."""
     app.ensure_rulebook()
-    managers = max(events // EVENTS_PER_MANAGER, 2)
-    customers = managers * 10
     loader = Loader(app)
-    with acting_as(seed_shape.AUDIT):
-        people, clients = seed_shape._people(managers, customers)
-        loader.add(people)
-        loader.add(clients)
+    with acting_as(seed.AUDIT):
+        groups = seed.quarter(events)
+        loader.add(next(groups))  # every manager and customer
         loader.flush()
-        del people, clients
         head = int(app.recorder.max_notification_id() or 0)
         everyone_known = app.recorder.select_log(head - 1, 1)[0].recorded_at  # type: ignore[attr-defined]
-        deductions = seed_shape._deductions(max(events - 4 * customers, 0) // 20, managers, rng)
-        disputes = seed_shape._disputes(deductions, rng)
-        loader.add(deductions)
-        loader.add(disputes)
-        del deductions, disputes
+        for group in groups:
+            loader.add(group)
         loader.flush()
-        tag = uuid.uuid4().hex[:8]
-        while (left := events - loader.appended - len(loader.pending)) > 0:
-            chunk = seed_shape._postings(min(left, POSTING_CHUNK), customers, rng,
-                                         f"{tag}{loader.appended}")
-            loader.add(chunk)
-        loader.flush()
-    return managers, everyone_known
+    return seed.managers_for(events), everyone_known
 
 
 def last_recorded(url: str) -> datetime:
@@ -130,7 +113,7 @@ def last_recorded(url: str) -> datetime:
 @contextmanager
 def loaded(admin_url: str, role: str, events: int) -> Iterator[Store]:
     """A scratch PostgreSQL database holding about `events` events; dropped afterwards."""
-    with scratch_database(admin_url) as dbname:
+    with scratch_database(admin_url, SCRATCH_PREFIX) as dbname:
         owner_url = with_database(admin_url, dbname)
         upgrade(owner_url)
         url = with_database(admin_url, dbname, user=role)

@@ -1,8 +1,8 @@
 """HTTP rates through gunicorn on loopback, driven by wrk (a real load generator, in C).
 
 One gunicorn (sync workers, `api:create_app()`, the service role on a scratch PostgreSQL
-database prepared by api/measure.py: rule set, manager M1, customers C0..C99, tokens) serves
-three scenarios of a fixed duration each:
+database prepared by `prepare` below: rule set, manager M1, customers C0..C99, tokens)
+serves three scenarios of a fixed duration each:
 
 - GET /healthz: no database, no auth: the ceiling of this server on this machine;
 - POST /api/v1/deductions: one deduction per request, one event;
@@ -17,23 +17,39 @@ wrk runs on the same two cores as gunicorn and PostgreSQL, as any loopback test 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
+import sys
 import time
+import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 
-from api.measure import gunicorn, prepare
+from api.ledger_app import ApiLedgerApplication
+from api.tokens import TokenStore
 from bench.report import Goal, Section, ratio, say
-from persistence.measure import scratch_database, with_database
+from ledger.audit import AuditContext, acting_as
 from persistence.schema import upgrade
+from persistence.scratch import scratch_database, with_database
+from persistence.url import environment_for
 
+ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(__file__).with_name("wrk_requests.lua")
 WARM_UP_SECONDS = 2
+READY_SECONDS = 30
+CUSTOMERS = 100
+"""Customers C0..C99: the batch postings of bench/wrk_requests.lua go to them in turn."""
+SCRATCH_PREFIX = "ledger_bench_http"
+SETUP = AuditContext(actor="bench-http", role="operator", request_id="bench-http-setup")
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,60 @@ class Load:
     threads: int
     workers: int
     batch: int
+
+
+def prepare(service_url: str) -> dict[str, str]:
+    """Rule set, one manager and CUSTOMERS customers; returns a token per role used."""
+    app = ApiLedgerApplication(env=environment_for(service_url))
+    try:
+        app.ensure_rulebook()
+        with acting_as(SETUP):
+            app.register_manager(business_id="M1", name="Measured", grade="B", unit="U")
+            for n in range(CUSTOMERS):
+                app.register_customer(
+                    business_id=f"C{n}", name=f"C{n}", customer_class="good", industry="x",
+                    chain=None, group=None, last_year_contribution=Decimal(1000))
+        store = TokenStore(app.recorder)
+        return {role: store.create(role=role, subject=f"bench-{role}")
+                for role in ("supervisor", "integrator")}
+    finally:
+        app.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(service_url: str, workers: int) -> Iterator[int]:
+    """`api:create_app()` under gunicorn on a free loopback port, until the block ends."""
+    port = free_port()
+    env = dict(os.environ, LEDGER_DATABASE_URL=service_url)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
+         str(workers), "--log-level", "warning", "api:create_app()"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_ready(port, process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wait_until_ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("gunicorn exited before it was ready")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not become ready within {READY_SECONDS} s")
 
 
 def wrk_path() -> str:
@@ -112,7 +182,7 @@ def run(admin_url: str, role: str, load: Load) -> Section:
                       f"-t{load.threads} -c{load.connections}, {load.seconds} s per scenario",
                       ("scenario", "req/s", "events/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
                        "non-2xx", "vs healthz"))
-    with scratch_database(admin_url) as dbname:
+    with scratch_database(admin_url, SCRATCH_PREFIX) as dbname:
         upgrade(with_database(admin_url, dbname))
         service_url = with_database(admin_url, dbname, user=role)
         say("http: preparing the ledger and starting gunicorn")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import atexit
 import os
 import tempfile
-import uuid
 from functools import cache
 
 import psycopg2
 import pytest
 
 from persistence.schema import upgrade
+from persistence.scratch import create_database, drop_database, scratch_name, with_database
 
 ADMIN_URL = os.environ.get("LEDGER_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SERVICE_ROLE = os.environ.get("LEDGER_SERVICE_ROLE", "ledger_service")
@@ -28,6 +28,8 @@ LOG_TABLES = (
     "rm_ruleset_publications", "rm_views", "rm_figures",
     "rm_period_closings",  # migration 0005
 )
+SCRATCH_PREFIX = "ledger_test"
+"""Scratch databases are `ledger_test_<pid>_<random>` (persistence.scratch.scratch_name)."""
 SKIP_MESSAGE = "PostgreSQL is not reachable at {url}: {error}"
 
 
@@ -54,32 +56,6 @@ def require_postgres() -> None:
     pytest.skip(problem + " -- PostgreSQL tests SKIPPED")
 
 
-def _with_database(url: str, dbname: str, user: str | None = None) -> str:
-    base, _, _ = url.rpartition("/")
-    if user is not None:
-        scheme, rest = base.split("://", 1)
-        host = rest.split("@", 1)[-1]
-        base = f"{scheme}://{user}@{host}"
-    return f"{base}/{dbname}"
-
-
-def _admin_execute(statement: str) -> None:
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    try:
-        conn.cursor().execute(statement)
-    finally:
-        conn.close()
-
-
-def _drop_database(dbname: str) -> None:
-    _admin_execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        f"WHERE datname = '{dbname}' AND pid <> pg_backend_pid()"
-    )
-    _admin_execute(f"DROP DATABASE IF EXISTS {dbname}")
-
-
 def _pid_is_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -95,14 +71,15 @@ def _drop_stale_databases() -> None:
     conn = psycopg2.connect(ADMIN_URL)
     try:
         with conn.cursor() as curs:
-            curs.execute("SELECT datname FROM pg_database WHERE datname LIKE 'ledger_test_%'")
+            curs.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                         (SCRATCH_PREFIX.replace("_", r"\_") + r"\_%",))
             names = [row[0] for row in curs.fetchall()]
     finally:
         conn.close()
     for name in names:
         pid = name.split("_")[2]
         if pid.isdigit() and not _pid_is_alive(int(pid)):
-            _drop_database(name)
+            drop_database(ADMIN_URL, name)
 
 
 @cache
@@ -110,20 +87,20 @@ def postgres_database() -> str:
     """Create and migrate one database for this test process; dropped at exit."""
     require_postgres()
     _drop_stale_databases()
-    dbname = f"ledger_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    _admin_execute(f"CREATE DATABASE {dbname}")
-    atexit.register(_drop_database, dbname)
-    upgrade(_with_database(ADMIN_URL, dbname))
+    dbname = scratch_name(SCRATCH_PREFIX)
+    create_database(ADMIN_URL, dbname)
+    atexit.register(drop_database, ADMIN_URL, dbname)
+    upgrade(with_database(ADMIN_URL, dbname))
     return dbname
 
 
 def postgres_admin_url() -> str:
-    return _with_database(ADMIN_URL, postgres_database())
+    return with_database(ADMIN_URL, postgres_database())
 
 
 def postgres_service_url() -> str:
     """The URL the service uses: the migrations' service role, with SELECT/INSERT on the log."""
-    return _with_database(ADMIN_URL, postgres_database(), user=SERVICE_ROLE)
+    return with_database(ADMIN_URL, postgres_database(), user=SERVICE_ROLE)
 
 
 def reset_postgres() -> None:

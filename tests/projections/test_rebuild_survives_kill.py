@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.seed import seed
 from ledger.application import LedgerApplication
 from projections import runner
 from projections.database import database_url, engine_for, reading, tracked
-from projections.measure import seed
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 2_500
