@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-import pytest
 from dbsupport import fresh_sqlite_url
 from flask import Flask
 
 from api import LEDGER, create_app
-from api.ops import JsonLogFormatter
+from api.ops import LOGGER
 from api.tokens import TokenStore
 from persistence.schema import upgrade
 from persistence.url import environment_for
@@ -103,16 +106,51 @@ def test_the_request_id_is_echoed_or_generated(harness: Harness) -> None:
     assert problem.get_json()["request_id"] == "r-401"
 
 
-def test_each_request_is_logged_as_one_json_line_with_its_request_id(
-    harness: Harness, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level("INFO", logger="ledger.api"):
-        harness.client.get("/healthz", headers={"X-Request-ID": "log-me"})
-    record = next(r for r in caplog.records if r.name == "ledger.api")
-    line = JsonLogFormatter().format(record)
-    entry = json.loads(line)
-    assert "\n" not in line
-    assert (entry["request_id"], entry["route"], entry["status"]) == ("log-me", "/healthz", 200)
+@contextmanager
+def request_log_output() -> Iterator[io.StringIO]:
+    """What the request log's own handlers write while the block runs: the app's handlers,
+    with their formatters, pointed at a buffer instead of stderr, then pointed back.
+
+    pytest hangs its capturing handlers on non-propagating loggers too; those are not ours.
+    """
+    handlers = [h for h in logging.getLogger(LOGGER).handlers
+                if isinstance(h, logging.StreamHandler)
+                and not type(h).__module__.startswith("_pytest")]
+    assert handlers, f"the app configured no stream handler on the {LOGGER!r} logger"
+    buffer = io.StringIO()
+    streams = [h.stream for h in handlers]
+    for handler in handlers:
+        handler.setStream(buffer)
+    try:
+        yield buffer
+    finally:
+        for handler, stream in zip(handlers, streams, strict=True):
+            handler.setStream(stream)
+
+
+def test_each_request_is_logged_as_one_json_line_with_its_request_id(harness: Harness) -> None:
+    harness.client.get("/healthz")  # the first request installs the log's handler
+    with request_log_output() as written:
+        created = harness.post("/managers", {"id": "M7", "name": "Seven", "grade": "C",
+                                             "unit": "Branch 3"}, "supervisor",
+                               **{"X-Request-ID": "log-me-1"})
+        refused = harness.client.get("/api/v1/rulesets", headers={"X-Request-ID": "log-me-2"})
+    assert (created.status_code, refused.status_code) == (201, 401)
+    text = written.getvalue()
+    assert text.endswith("\n"), text
+    lines = text.splitlines()
+    assert len(lines) == 2, text  # one line per request, nothing else
+    first, second = (json.loads(line) for line in lines)  # each line is one JSON object
+    assert {k: first[k] for k in ("level", "msg", "request_id", "method", "path", "route",
+                                  "status", "subject", "role")} == {
+        "level": "INFO", "msg": "request", "request_id": "log-me-1", "method": "POST",
+        "path": "/api/v1/managers", "route": "/api/v1/managers", "status": 201,
+        "subject": "sup-1", "role": "supervisor"}
+    assert isinstance(first["ms"], int | float) and first["ms"] >= 0
+    assert first["ts"]
+    assert {k: second[k] for k in ("request_id", "method", "path", "status", "subject")} == {
+        "request_id": "log-me-2", "method": "GET", "path": "/api/v1/rulesets", "status": 401,
+        "subject": None}
 
 
 def test_readyz_checks_the_database_and_the_migrations(harness: Harness) -> None:
