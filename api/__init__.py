@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from ledger.config import application_environment
+from ledger.application import LedgerApplication
+from persistence.config import application_environment
 
 LEDGER = "ledger"
 API = "ledger.api"
@@ -25,14 +26,12 @@ OPENAPI_CONFIG: dict[str, Any] = {
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Builds the app and its one ledger application (per process: never at import time)."""
-    from api.ledger_app import ApiLedgerApplication
-
     app = Flask(__name__)
     app.config.update(OPENAPI_CONFIG)
     app.config["MAX_CONTENT_LENGTH"] = int(os.environ.get("LEDGER_MAX_BODY_BYTES", MAX_BODY_BYTES))
     app.config.update(config or {})
     env = app.config.get("LEDGER_ENV") or application_environment()
-    ledger = ApiLedgerApplication(env=env)
+    ledger = LedgerApplication(env=env)
     app.extensions[LEDGER] = ledger
     _wire(app, ledger, env)
 
@@ -44,14 +43,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _wire(app: Flask, ledger: Any, env: dict[str, str]) -> None:
+def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
     # Imported here so `import api` stays cheap and builds nothing.
-    from api import auth, common, errors, figures, ops, tokens
-    from api.sql import SupportTables
+    from api import auth, common, errors, figures, ops
+    from persistence.tokens import TokenStore
 
     app.json = common.LedgerJSONProvider(app)
-    app.extensions[common.SUPPORT] = SupportTables(ledger.recorder)
-    app.extensions[auth.TOKENS] = tokens.TokenStore(ledger.recorder)
+    app.extensions[auth.TOKENS] = TokenStore.of(ledger)
     metrics = ops.Metrics()
     ledger.on_recorded = metrics.count_events
     ops.register_operations(app, env, metrics)  # request ids first: every answer carries one

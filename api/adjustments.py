@@ -8,24 +8,17 @@ so its approval stays on record.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 import marshmallow as ma
-from flask import Response
 
 from api.auth import require_own
-from api.common import (
-    CommandSchema,
-    LedgerBlueprint,
-    answer,
-    identifier,
-    ledger,
-    run_command,
-    text,
-)
+from api.common import CommandSchema, LedgerBlueprint, identifier, ledger, text, with_receipt
 from api.trail import TrailStepSchema, trail
+from ledger.adjustment import Adjustment
+from ledger.application import Made
+from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("adjustments", __name__, description="Manual score adjustments")
 
@@ -71,41 +64,43 @@ class AdjustmentDetailOut(AdjustmentFields):
     trail = ma.fields.List(ma.fields.Nested(TrailStepSchema), required=True)
 
 
-def adjustment_view(aggregates: Sequence[Any]) -> dict[str, Any]:
-    return {name: getattr(aggregates[0], name) for name in (*ATTRIBUTES, "counts")}
+def adjustment_view(adjustment: Adjustment) -> dict[str, Any]:
+    return {name: getattr(adjustment, name) for name in (*ATTRIBUTES, "counts")}
+
+
+def adjustment_reply(made: Made[Adjustment], *_: Any, **__: Any) -> dict[str, Any]:
+    return with_receipt(adjustment_view(made.value), made.receipt)
 
 
 @blp.route("/adjustments", methods=["POST"])
 @blp.allow("supervisor")
-@blp.command()
 @blp.arguments(ProposalIn)
-@blp.response(201, AdjustmentOut)
-def propose(body: dict[str, Any]) -> Response:
+@blp.command(201, AdjustmentOut, adjustment_reply)
+def propose(body: dict[str, Any], idempotency: IdempotencyRecord | None) -> Made[Adjustment]:
     """Propose a manual score adjustment"""
-    return run_command(lambda app: app.propose_adjustment(**body),
-                       answer(201, AdjustmentOut, adjustment_view))
+    return ledger().propose_adjustment(**body, idempotency=idempotency)
 
 
 @blp.route("/adjustments/<uuid:adjustment_id>/approval", methods=["POST"])
 @blp.allow("approver")
-@blp.command()
 @blp.arguments(ApprovalIn)
-@blp.response(200, AdjustmentOut)
-def decide(body: dict[str, Any], adjustment_id: UUID) -> Response:
+@blp.command(200, AdjustmentOut, adjustment_reply)
+def decide(
+    body: dict[str, Any], adjustment_id: UUID, idempotency: IdempotencyRecord | None
+) -> Made[Adjustment]:
     """Approve or reject a proposed adjustment (never by its proposer)"""
-    return run_command(lambda app: app.decide_adjustment(adjustment_id, **body),
-                       answer(200, AdjustmentOut, adjustment_view))
+    return ledger().decide_adjustment(adjustment_id, **body, idempotency=idempotency)
 
 
 @blp.route("/adjustments/<uuid:adjustment_id>/reversal", methods=["POST"])
 @blp.allow("approver")
-@blp.command()
 @blp.arguments(ReversalIn)
-@blp.response(200, AdjustmentOut)
-def reverse(body: dict[str, Any], adjustment_id: UUID) -> Response:
+@blp.command(200, AdjustmentOut, adjustment_reply)
+def reverse(
+    body: dict[str, Any], adjustment_id: UUID, idempotency: IdempotencyRecord | None
+) -> Made[Adjustment]:
     """Reverse an approved adjustment by a new event (never by its proposer)"""
-    return run_command(lambda app: app.reverse_adjustment(adjustment_id, **body),
-                       answer(200, AdjustmentOut, adjustment_view))
+    return ledger().reverse_adjustment(adjustment_id, **body, idempotency=idempotency)
 
 
 @blp.route("/adjustments/<uuid:adjustment_id>", methods=["GET"])
@@ -116,4 +111,4 @@ def get_adjustment(adjustment_id: UUID) -> dict[str, Any]:
     app = ledger()
     adjustment = app.adjustment(adjustment_id)
     require_own(adjustment.manager_id)
-    return {**adjustment_view([adjustment]), "trail": trail(app.history(adjustment_id))}
+    return {**adjustment_view(adjustment), "trail": trail(app.history(adjustment_id))}

@@ -12,6 +12,7 @@ from eventsourcing.utils import TopicError
 
 from api.common import Instant, LedgerBlueprint, ledger
 from persistence.records import LogRow
+from persistence.verify import event_log
 from persistence.verify import verify as verify_chain
 
 blp = LedgerBlueprint("audit", __name__, description="The event log and its integrity")
@@ -92,7 +93,7 @@ def log_item(app: Any, row: LogRow) -> dict[str, Any]:
 def events(args: dict[str, Any]) -> dict[str, Any]:
     """The global log in order, after a position"""
     app = ledger()
-    rows = app.recorder.select_log(args["after"], args["limit"])
+    rows = event_log(app.recorder).select_log(args["after"], args["limit"])
     full = len(rows) == args["limit"]
     return {"items": [log_item(app, r) for r in rows],
             "next_after": rows[-1].position if full else None}
@@ -103,7 +104,7 @@ def events(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, VerifyOut)
 def verify() -> Any:
     """Recompute the hash chain; name the first event altered, removed or reordered"""
-    result = verify_chain(ledger().recorder)
+    result = verify_chain(event_log(ledger().recorder))
     return {"ok": result.ok, "checked": result.checked, "head_position": result.head_position,
             "head_link": result.head_link.hex(), "head_recorded_at": result.head_recorded_at,
             "first_bad": result.first_bad}

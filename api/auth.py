@@ -15,9 +15,9 @@ from typing import Any, cast
 from flask import Flask, Response, current_app, g, request
 
 from api.errors import problem
-from api.tokens import Principal, TokenStore
 from ledger.audit import AuditContext, acting_as
 from ledger.errors import NotPermitted
+from persistence.tokens import Principal, TokenStore
 
 TOKENS = "ledger.tokens"
 ADMIN = "admin"

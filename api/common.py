@@ -5,14 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
 import marshmallow as ma
-from eventsourcing.domain import Aggregate
 from flask import Request, Response, current_app
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Blueprint  # type: ignore[import-untyped]
@@ -20,11 +19,9 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
 from api.auth import allow
-from api.idempotency import HEADER, Describe, Finish, IdempotencyRecords, Reply, execute
-from ledger.application import Receipt
+from api.idempotency import HEADER, LEDGER, Reply, idempotent
+from ledger.application import LedgerApplication, Receipt
 
-LEDGER = "ledger"
-SUPPORT = "ledger.support"
 CENT = Decimal("0.01")
 MONEY_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,2})?$"
 _MONEY = re.compile(MONEY_PATTERN)
@@ -55,24 +52,35 @@ class LedgerBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest ships n
         """Only these roles (and admin) may call the route; documents them too."""
         return allow(self, roles)
 
-    def command(self) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Documents the Idempotency-Key header every command accepts."""
-        documented: Callable[[Callable[..., Any]], Callable[..., Any]] = self.doc(parameters=[{
+    def command(
+        self, status: int, schema: type[ma.Schema], reply: Reply
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """A command route: idempotent under its Idempotency-Key (documented here), its
+        result turned into the resource by `reply` and dumped with `schema`."""
+        documented = self.doc(parameters=[{
             "in": "header", "name": HEADER, "required": False,
             "schema": {"type": "string", "minLength": 1, "maxLength": 200},
             "description": "Same key and body: the first response again, nothing appended. "
                            "Same key, other body: 409.",
         }])
-        return documented
+        responds = self.response(status, schema)
+
+        def decorator(route: Callable[..., Any]) -> Callable[..., Any]:
+            wrapped: Callable[..., Any] = responds(documented(idempotent(status, reply)(route)))
+            return wrapped
+
+        return decorator
 
 
 # --- fields -------------------------------------------------------------------------------
 
 
 class LedgerJSONProvider(DefaultJSONProvider):
-    """Dates as YYYY-MM-DD and instants as RFC 3339 UTC (Flask's default is HTTP dates)."""
+    """Dates as YYYY-MM-DD and instants as RFC 3339 UTC (Flask's default is HTTP dates);
+    Chinese names as they are, not escaped."""
 
     sort_keys = False
+    ensure_ascii = False
 
     @staticmethod
     def default(o: Any) -> Any:
@@ -173,32 +181,21 @@ def schema_of(cls: type[ma.Schema]) -> ma.Schema:
     return cls()
 
 
-def answer(
-    status: int, schema: type[ma.Schema], pick: Callable[[Sequence[Aggregate]], Any] | None = None
-) -> Describe:
-    """Describes the command's first (or picked) aggregate with `schema`, plus its events."""
-
-    def describe(aggregates: Sequence[Aggregate], note: Any) -> Finish:
-        resource = schema_of(schema).dump(pick(aggregates) if pick else aggregates[0])
-        return lambda receipt: Reply(status, {**resource, **receipt_body(receipt)})
-
-    return describe
-
-
-def run_command(run: Callable[[Any], object], describe: Describe) -> Response:
-    """Runs one command idempotently (see api.idempotency)."""
-    return execute(ledger(), IdempotencyRecords(current_app.extensions[SUPPORT]), run, describe)
-
-
 def json_response(body: Any, status: int = 200) -> Response:
     """A JSON answer through the app's JSON provider (ISO dates, decimal strings)."""
     return current_app.response_class(current_app.json.dumps(body), status,
                                       mimetype="application/json")
 
 
-def ledger() -> Any:
-    """The process's one ApiLedgerApplication."""
-    return current_app.extensions[LEDGER]
+def ledger() -> LedgerApplication:
+    """The process's one ledger application (built by create_app)."""
+    app: LedgerApplication = current_app.extensions[LEDGER]
+    return app
+
+
+def with_receipt(resource: dict[str, Any], receipt: Receipt) -> dict[str, Any]:
+    """A command's answer: the resource, and the events its append recorded."""
+    return {**resource, "events": list(receipt.events), "recorded_at": receipt.recorded_at}
 
 
 def register_fields(api: Any) -> None:

@@ -9,11 +9,10 @@ keys again appends nothing: "duplicate" when the values match what is stored, "c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import marshmallow as ma
-from flask import Response
 
 from api.common import (
     CommandSchema,
@@ -21,19 +20,15 @@ from api.common import (
     LedgerBlueprint,
     Money,
     identifier,
-    json_response,
     ledger,
-    receipt_body,
-    run_command,
     schema_of,
+    with_receipt,
 )
 from api.errors import flatten_messages
-from api.idempotency import Finish, Reply
-from api.ledger_app import ItemOutcome, compare_postings
-from ledger.application import Receipt
+from ledger.application import ItemOutcome, Made
 from ledger.contribution import Contribution
-from ledger.errors import DuplicateFact, InvalidInput
-from ledger.ids import contribution_id
+from ledger.errors import InvalidInput
+from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("contributions", __name__, description="Contributions (效益) postings")
 
@@ -101,71 +96,51 @@ class BatchOut(ma.Schema):
     recorded_at = Instant(allow_none=True, required=True)
 
 
-def posting_view(posting: Contribution, result: str) -> dict[str, Any]:
-    return {"id": posting.id, "result": result, **{
+def posting_reply(made: Made[Contribution], *_: Any, **__: Any) -> dict[str, Any]:
+    posting = made.value
+    return with_receipt({"id": posting.id, "result": made.result, **{
         name: getattr(posting, name) for name in (
             "customer_id", "booked_on", "interest_income", "deposit_earnings", "fee_income",
-            "risk_cost", "source_system", "external_id")}}
-
-
-def created(aggregates: Sequence[Any], note: Any) -> Finish:
-    resource = schema_of(ContributionOut).dump(posting_view(aggregates[0], "created"))
-    return lambda receipt: Reply(201, {**resource, **receipt_body(receipt)})
+            "risk_cost", "source_system", "external_id")}}, made.receipt)
 
 
 @blp.route("/contributions", methods=["POST"])
 @blp.allow("integrator")
-@blp.command()
 @blp.arguments(ContributionIn)
-@blp.response(201, ContributionOut)
+@blp.command(201, ContributionOut, posting_reply)
 @blp.alt_response(200, schema=ContributionOut, description="Already recorded (a duplicate)")
-def post_contribution(body: dict[str, Any]) -> Response:
+def post_contribution(
+    body: dict[str, Any], idempotency: IdempotencyRecord | None
+) -> Made[Contribution]:
     """Post one contribution"""
-    try:
-        return run_command(lambda app: app.post_contribution(**body), created)
-    except DuplicateFact:
-        return _repeated(body)
+    return ledger().post_contribution(**body, idempotency=idempotency)
 
 
-def _repeated(body: dict[str, Any]) -> Response:
-    """The same source keys again: a duplicate (200, nothing appended) or a conflict (409)."""
-    keys = f"{body['source_system']}/{body['external_id']}"
-    stored = ledger().stored_posting(contribution_id(body["source_system"], body["external_id"]))
-    if stored is None or compare_postings(stored, body) == "conflict":
-        raise DuplicateFact(f"posting {keys} was already recorded with other values",
-                            rule="PostingsAreIdentifiedByTheirSourceKeys")
-    resource = posting_view(stored, "duplicate")
-    body_out = {**schema_of(ContributionOut).dump(resource), **receipt_body(Receipt())}
-    return json_response(body_out, 200)
+def batch_reply(made: Made[list[ItemOutcome]], *_: Any, **__: Any) -> dict[str, Any]:
+    outcomes = made.value
+    positions = {e.originator_id: e.position for e in made.receipt.events}
+    counts = {s: sum(o.status == s for o in outcomes)
+              for s in ("created", "duplicate", "conflict", "invalid")}
+    return {"items": [_item_view(o, positions) for o in outcomes], "counts": counts,
+            "recorded_at": made.receipt.recorded_at}
 
 
 @blp.route("/contributions/batch", methods=["POST"])
 @blp.allow("integrator")
-@blp.command()
 @blp.arguments(BatchIn)
-@blp.response(200, BatchOut)
-def post_batch(body: dict[str, Any]) -> Response:
+@blp.command(200, BatchOut, batch_reply)
+def post_batch(
+    body: dict[str, Any], idempotency: IdempotencyRecord | None
+) -> Made[list[ItemOutcome]]:
     """Post up to 1000 contributions; each item is answered on its own"""
-    return run_command(lambda app: app.post_contributions(body["items"]), batch_reply)
+    return ledger().post_contributions(body["items"], idempotency=idempotency)
 
 
-def batch_reply(aggregates: Sequence[Any], outcomes: list[ItemOutcome]) -> Finish:
-    def finish(receipt: Receipt) -> Reply:
-        positions = {e.originator_id: e.position for e in receipt.events}
-        items = [_item_view(o, positions) for o in outcomes]
-        counts = {s: sum(o.status == s for o in outcomes)
-                  for s in ("created", "duplicate", "conflict", "invalid")}
-        return Reply(200, schema_of(BatchOut).dump(
-            {"items": items, "counts": counts, "recorded_at": receipt.recorded_at}))
-
-    return finish
-
-
-def _item_view(outcome: ItemOutcome, positions: dict[Any, int]) -> dict[str, Any]:
+def _item_view(outcome: ItemOutcome, positions: dict[UUID, int]) -> dict[str, Any]:
     view: dict[str, Any] = {"index": outcome.index, "status": outcome.status}
     if outcome.contribution_id is not None:
         view["event_id"] = outcome.contribution_id
-    if outcome.status == "created":
+    if outcome.status == "created" and outcome.contribution_id is not None:
         view["position"] = positions[outcome.contribution_id]
     if outcome.errors:
         view["errors"] = outcome.errors

@@ -4,25 +4,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
 
-from api.common import (
-    CommandSchema,
-    LedgerBlueprint,
-    Money,
-    answer,
-    identifier,
-    receipt_body,
-    run_command,
-    schema_of,
-    text,
-)
-from api.idempotency import Finish, Reply
-from ledger.customer import CUSTOMER_CLASSES
+from api.common import CommandSchema, LedgerBlueprint, Money, identifier, ledger, text, with_receipt
+from ledger.application import Made
+from ledger.customer import CUSTOMER_CLASSES, Customer
+from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("customers", __name__, description="Bank customers and who holds them")
 
@@ -75,8 +64,7 @@ class AssignmentOut(CustomerOut):
                               metadata={"description": "portfolio-policy warnings (§3.4)"})
 
 
-def customer_view(aggregates: Sequence[Any]) -> dict[str, Any]:
-    customer = aggregates[0]
+def customer_view(customer: Customer) -> dict[str, Any]:
     return {
         "id": customer.business_id, "name": customer.name,
         "customer_class": customer.customer_class, "industry": customer.industry,
@@ -87,33 +75,35 @@ def customer_view(aggregates: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def assignment_answer(aggregates: Sequence[Any], warnings: Any) -> Finish:
+def customer_reply(made: Made[Customer], *_: Any, **__: Any) -> dict[str, Any]:
+    return with_receipt(customer_view(made.value), made.receipt)
+
+
+def assignment_reply(made: Made[Customer], *_: Any, **__: Any) -> dict[str, Any]:
     """The customer after the assignment, with the policy warnings the command noted."""
-    resource = schema_of(AssignmentOut).dump({
-        **customer_view(aggregates),
-        "warnings": [{"code": w.code, "rule": w.rule, "message": w.message}
-                     for w in warnings or ()],
-    })
-    return lambda receipt: Reply(200, {**resource, **receipt_body(receipt)})
+    warnings = [{"code": w.code, "rule": w.rule, "message": w.message}
+                for w in made.receipt.warnings]
+    return {**customer_reply(made), "warnings": warnings}
 
 
 @blp.route("/customers", methods=["POST"])
 @blp.allow("supervisor", "integrator")
-@blp.command()
 @blp.arguments(CustomerIn)
-@blp.response(201, CustomerOut)
-def register_customer(body: dict[str, Any]) -> Response:
+@blp.command(201, CustomerOut, customer_reply)
+def register_customer(
+    body: dict[str, Any], idempotency: IdempotencyRecord | None
+) -> Made[Customer]:
     """Register a customer"""
-    fields = {"business_id": body.pop("id"), **body}
-    return run_command(lambda app: app.register_customer(**fields),
-                       answer(201, CustomerOut, customer_view))
+    fields = {"business_id": body["id"], **{k: v for k, v in body.items() if k != "id"}}
+    return ledger().register_customer(**fields, idempotency=idempotency)
 
 
 @blp.route("/customers/<customer_id>/assignments", methods=["POST"])
 @blp.allow("supervisor")
-@blp.command()
 @blp.arguments(AssignmentIn)
-@blp.response(200, AssignmentOut)
-def assign_customer(body: dict[str, Any], customer_id: str) -> Response:
+@blp.command(200, AssignmentOut, assignment_reply)
+def assign_customer(
+    body: dict[str, Any], customer_id: str, idempotency: IdempotencyRecord | None
+) -> Made[Customer]:
     """Assign or reassign a customer to a manager from a date"""
-    return run_command(lambda app: app.assign_customer(customer_id, **body), assignment_answer)
+    return ledger().assign_customer(customer_id, **body, idempotency=idempotency)

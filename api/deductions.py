@@ -8,39 +8,28 @@ is answered "duplicate" (nothing appended) or refused as a conflict (409).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 import marshmallow as ma
-from flask import Response
 
 from api.auth import acting_manager_id, require_own, with_source
 from api.common import (
     CommandSchema,
     LedgerBlueprint,
-    answer,
     evidence,
     identifier,
-    json_response,
     ledger,
-    receipt_body,
-    run_command,
-    schema_of,
     text,
+    with_receipt,
 )
-from api.idempotency import Finish, Reply
 from api.trail import TrailStepSchema, trail
-from ledger.application import Receipt
+from ledger.application import DEDUCTION_FIELDS, Made
 from ledger.deduction import Deduction
-from ledger.errors import DuplicateFact
-from ledger.ids import deduction_external_id
+from ledger.dispute import Dispute
+from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("deductions", __name__, description="Deductions and their disputes")
-
-# What makes a repeated integrator posting the same deduction.
-COMPARED = ("manager_id", "rule_code", "occurrences", "aggravated", "disqualify",
-            "effective_on", "description", "customer_id", "evidence")
 
 
 def strict_boolean(**kwargs: Any) -> ma.fields.Boolean:
@@ -111,43 +100,29 @@ def deduction_view(deduction: Deduction, source: tuple[str | None, str | None]) 
     score = ledger().ruleset(deduction.ruleset_version).score
     points = deduction.error_points(score.aggravation_factor)
     view = {name: getattr(deduction, name) for name in (
-        *COMPARED, "id", "status", "ruleset_version", "recorded_by", "dispute_id")}
+        *DEDUCTION_FIELDS, "id", "status", "ruleset_version", "recorded_by", "dispute_id")}
     return {**view, "points": points, "score_delta": -points * score.points_to_score,
             "source_system": source[0], "external_id": source[1],
             "dispute_by": ledger().dispute_deadline(deduction)}
 
 
+def deduction_reply(made: Made[Deduction], body: dict[str, Any]) -> dict[str, Any]:
+    source = (body["source_system"], body["external_id"])
+    view = {**deduction_view(made.value, source), "result": made.result}
+    return with_receipt(view, made.receipt)
+
+
 @blp.route("/deductions", methods=["POST"])
 @blp.allow("supervisor", "integrator")
-@blp.command()
 @blp.arguments(DeductionIn)
-@blp.response(201, DeductionOut)
+@blp.command(201, DeductionOut, deduction_reply)
 @blp.alt_response(200, schema=DeductionOut, description="Already recorded (a duplicate)")
-def record_deduction(body: dict[str, Any]) -> Response:
+def record_deduction(
+    body: dict[str, Any], idempotency: IdempotencyRecord | None
+) -> Made[Deduction]:
     """Record a deduction"""
-    source = (body["source_system"], body["external_id"])
-
-    def describe(aggregates: Sequence[Any], note: Any) -> Finish:
-        view = {**deduction_view(aggregates[0], source), "result": "created"}
-        resource = schema_of(DeductionOut).dump(view)
-        return lambda receipt: Reply(201, {**resource, **receipt_body(receipt)})
-
-    try:
-        with with_source(*source):
-            return run_command(lambda app: app.record_deduction(**body), describe)
-    except DuplicateFact:
-        if None in source:
-            raise
-        return _repeated(body, source)
-
-
-def _repeated(body: dict[str, Any], source: tuple[Any, Any]) -> Response:
-    stored = ledger().deduction(deduction_external_id(*source))
-    if any(getattr(stored, name) != body[name] for name in COMPARED):
-        raise DuplicateFact(f"deduction {source[0]}/{source[1]} was already recorded with "
-                            "other values", rule="PostingsAreIdentifiedByTheirSourceKeys")
-    resource = {**deduction_view(stored, source), "result": "duplicate"}
-    return json_response({**schema_of(DeductionOut).dump(resource), **receipt_body(Receipt())})
+    with with_source(body["source_system"], body["external_id"]):
+        return ledger().record_deduction(**body, idempotency=idempotency)
 
 
 @blp.route("/deductions/<uuid:deduction_id>", methods=["GET"])
@@ -166,19 +141,20 @@ def get_deduction(deduction_id: UUID) -> dict[str, Any]:
     return {**view, "trail": trail(history, disputed)}
 
 
+def dispute_filed_reply(made: Made[Dispute], *_: Any, **__: Any) -> dict[str, Any]:
+    dispute = made.value
+    return with_receipt({"id": dispute.id, "deduction_id": dispute.deduction_id,
+                         "manager_id": dispute.manager_id, "status": dispute.status,
+                         "due_on": dispute.due_on}, made.receipt)
+
+
 @blp.route("/deductions/<uuid:deduction_id>/disputes", methods=["POST"])
 @blp.allow("manager")
-@blp.command()
 @blp.arguments(DisputeIn)
-@blp.response(201, DisputeFiledOut)
-def file_dispute(body: dict[str, Any], deduction_id: UUID) -> Response:
+@blp.command(201, DisputeFiledOut, dispute_filed_reply)
+def file_dispute(
+    body: dict[str, Any], deduction_id: UUID, idempotency: IdempotencyRecord | None
+) -> Made[Dispute]:
     """Dispute a deduction (only the manager who received it)"""
-    return run_command(
-        lambda app: app.file_dispute(deduction_id, filed_by_manager_id=acting_manager_id(), **body),
-        answer(201, DisputeFiledOut, lambda aggregates: dispute_filed_view(aggregates[0])),
-    )
-
-
-def dispute_filed_view(dispute: Any) -> dict[str, Any]:
-    return {"id": dispute.id, "deduction_id": dispute.deduction_id,
-            "manager_id": dispute.manager_id, "status": dispute.status, "due_on": dispute.due_on}
+    return ledger().file_dispute(deduction_id, filed_by_manager_id=acting_manager_id(), **body,
+                                 idempotency=idempotency)

@@ -9,19 +9,21 @@ decides). A manager sees and comments only on disputes about their own deduction
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 import marshmallow as ma
-from flask import Response, g
+from flask import g
 
 from api.auth import acting_manager_id, require_own
-from api.common import CommandSchema, LedgerBlueprint, answer, evidence, ledger, run_command, text
+from api.common import CommandSchema, LedgerBlueprint, evidence, ledger, text, with_receipt
 from api.figures import figures
 from api.trail import TrailStepSchema, trail
-from ledger.dispute import OUTCOMES
+from ledger.application import Made
+from ledger.deduction import Deduction
+from ledger.dispute import OUTCOMES, Dispute
 from ledger.errors import NotPermitted
+from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("disputes", __name__, description="Disputes, decisions and appeals")
 
@@ -98,13 +100,18 @@ class QueueOut(ma.Schema):
     today = ma.fields.Date(required=True)
 
 
-def dispute_view(aggregates: Sequence[Any]) -> dict[str, Any]:
-    dispute = aggregates[0]
+def dispute_view(dispute: Dispute) -> dict[str, Any]:
     view = {name: getattr(dispute, name) for name in DISPUTE_ATTRIBUTES}
     view["appeal_by"] = ledger().appeal_deadline(dispute)
-    if len(aggregates) > 1:  # a decision saves the deduction it corrects too
-        view["deduction_status"] = aggregates[1].status
     return view
+
+
+def dispute_reply(made: Made[Dispute], *_: Any, **__: Any) -> dict[str, Any]:
+    view = dispute_view(made.value)
+    for corrected in made.aggregates:  # a decision saves the deduction it corrects too
+        if isinstance(corrected, Deduction):
+            view["deduction_status"] = corrected.status
+    return with_receipt(view, made.receipt)
 
 
 def _parties_only(dispute_id: UUID) -> None:
@@ -113,49 +120,48 @@ def _parties_only(dispute_id: UUID) -> None:
 
 @blp.route("/disputes/<uuid:dispute_id>/comments", methods=["POST"])
 @blp.allow("manager", "supervisor", "approver")
-@blp.command()
 @blp.arguments(CommentIn)
-@blp.response(200, DisputeOut)
-def comment(body: dict[str, Any], dispute_id: UUID) -> Response:
+@blp.command(200, DisputeOut, dispute_reply)
+def comment(
+    body: dict[str, Any], dispute_id: UUID, idempotency: IdempotencyRecord | None
+) -> Made[Dispute]:
     """Comment on a dispute, or add evidence to it"""
     _parties_only(dispute_id)
-    return run_command(lambda app: app.comment_on_dispute(dispute_id, **body),
-                       answer(200, DisputeOut, dispute_view))
+    return ledger().comment_on_dispute(dispute_id, **body, idempotency=idempotency)
 
 
 @blp.route("/disputes/<uuid:dispute_id>/decision", methods=["POST"])
 @blp.allow("supervisor")
-@blp.command()
 @blp.arguments(DecisionIn)
-@blp.response(200, DisputeOut)
-def decide(body: dict[str, Any], dispute_id: UUID) -> Response:
+@blp.command(200, DisputeOut, dispute_reply)
+def decide(
+    body: dict[str, Any], dispute_id: UUID, idempotency: IdempotencyRecord | None
+) -> Made[Dispute]:
     """Decide a dispute (never by whoever recorded the deduction)"""
-    return run_command(lambda app: app.decide_dispute(dispute_id, **body),
-                       answer(200, DisputeOut, dispute_view))
+    return ledger().decide_dispute(dispute_id, **body, idempotency=idempotency)
 
 
 @blp.route("/disputes/<uuid:dispute_id>/appeal", methods=["POST"])
 @blp.allow("manager")
-@blp.command()
 @blp.arguments(AppealIn)
-@blp.response(200, DisputeOut)
-def appeal(body: dict[str, Any], dispute_id: UUID) -> Response:
+@blp.command(200, DisputeOut, dispute_reply)
+def appeal(
+    body: dict[str, Any], dispute_id: UUID, idempotency: IdempotencyRecord | None
+) -> Made[Dispute]:
     """Appeal a rejected or partly upheld dispute (only its manager)"""
-    return run_command(
-        lambda app: app.file_appeal(dispute_id, appellant_manager_id=acting_manager_id(), **body),
-        answer(200, DisputeOut, dispute_view),
-    )
+    return ledger().file_appeal(dispute_id, appellant_manager_id=acting_manager_id(), **body,
+                                idempotency=idempotency)
 
 
 @blp.route("/disputes/<uuid:dispute_id>/appeal/decision", methods=["POST"])
 @blp.allow("approver")
-@blp.command()
 @blp.arguments(DecisionIn)
-@blp.response(200, DisputeOut)
-def decide_appeal(body: dict[str, Any], dispute_id: UUID) -> Response:
+@blp.command(200, DisputeOut, dispute_reply)
+def decide_appeal(
+    body: dict[str, Any], dispute_id: UUID, idempotency: IdempotencyRecord | None
+) -> Made[Dispute]:
     """Decide an appeal; the decision is final"""
-    return run_command(lambda app: app.decide_appeal(dispute_id, **body),
-                       answer(200, DisputeOut, dispute_view))
+    return ledger().decide_appeal(dispute_id, **body, idempotency=idempotency)
 
 
 @blp.route("/disputes/<uuid:dispute_id>", methods=["GET"])
@@ -168,7 +174,7 @@ def get_dispute(dispute_id: UUID) -> dict[str, Any]:
     dispute = app.dispute(dispute_id)
     require_own(dispute.manager_id)
     steps = trail(app.history(dispute_id), app.history(dispute.deduction_id))
-    return {**dispute_view([dispute]), "trail": steps}
+    return {**dispute_view(dispute), "trail": steps}
 
 
 @blp.route("/disputes", methods=["GET"])

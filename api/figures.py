@@ -1,7 +1,6 @@
 """Figures: a manager's score, pay, portfolio and timeline, at any `as_of` and `known_at`.
 
-The queries are `projections.queries.Figures`, built once per process on first use and
-imported only then, so the API runs (answering 503 here) even where that module is absent.
+The queries are `projections.queries.Figures`, built once per process on first use.
 Every figure echoes the cut it was taken at and the rule-set version that produced it;
 projections behind the log beyond their bound answer 503 with Retry-After, never a stale
 figure presented as current.
@@ -16,60 +15,50 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, Response, current_app
-from werkzeug.exceptions import ServiceUnavailable
 
 from api.auth import require_own
-from api.common import LEDGER as LEDGER_KEY
 from api.common import Instant, LedgerBlueprint, Money, ledger
 from api.errors import problem
-from ledger.errors import LedgerError
-from ledger.periods import Period
+from api.idempotency import LEDGER
+from ledger.application import LedgerApplication
+from ledger.errors import ProjectionLagging
+from ledger.quarter import Quarter
+from projections.policy import PortfolioSnapshots
+from projections.queries import Figures
 
 blp = LedgerBlueprint("figures", __name__, description="Scores, pay, portfolios, timelines")
 
 FIGURES = "ledger.figures"
 
 
-def figures() -> Any:
+def figures() -> Figures:
     """The process's one `Figures`, built on first use."""
     return figures_of(current_app)
 
 
-def figures_of(app: Flask) -> Any:
+def figures_of(app: Flask) -> Figures:
     """The app's one `Figures` (reachable without a request, e.g. from a command)."""
-    found = app.extensions.get(FIGURES)
+    found: Figures | None = app.extensions.get(FIGURES)
     if found is None:
-        try:
-            from projections.queries import Figures
-        except ImportError as missing:
-            raise ServiceUnavailable(f"figures are not available: {missing}") from None
-        found = app.extensions[FIGURES] = Figures(app.extensions[LEDGER_KEY])
+        ledger_app: LedgerApplication = app.extensions[LEDGER]
+        found = app.extensions[FIGURES] = Figures(ledger_app)
     return found
 
 
 def register_portfolio_reader(app: Flask) -> None:
     """Assignments check the portfolio policy against the read models (DESIGN §3.4)."""
-    try:
-        from projections.policy import PortfolioSnapshots
-    except ImportError:
-        return
     # Bound to the app, not to a request: commands also run outside requests (imports).
-    app.extensions[LEDGER_KEY].portfolios = lambda day: PortfolioSnapshots(figures_of(app))(day)
+    app.extensions[LEDGER].portfolios = lambda day: PortfolioSnapshots(figures_of(app))(day)
 
 
 def register_lag_handler(app: Flask) -> None:
-    """Projections that cannot catch up in time: 503 with Retry-After (if the module exists)."""
-    try:
-        from projections.runner import ProjectionLagging
-    except ImportError:
-        return
+    """Projections that cannot catch up in time: 503 with Retry-After."""
     app.register_error_handler(ProjectionLagging, _lagging)
 
 
-def _lagging(error: LedgerError) -> Response:
-    retry_after = int(getattr(error, "retry_after", 1))
+def _lagging(error: ProjectionLagging) -> Response:
     return problem(503, error.detail, slug="projections-lagging", title=error.title,
-                   headers={"Retry-After": str(max(retry_after, 1))})
+                   headers={"Retry-After": str(max(error.retry_after, 1))})
 
 
 class CutArgs(ma.Schema):
@@ -188,7 +177,7 @@ class TimelineOut(CutOut):
 
 def _period(args: dict[str, Any]) -> str:
     day: date = args.get("as_of") or ledger().today()
-    return str(args.get("period") or Period.of(day))
+    return str(args.get("period") or Quarter.of(day))
 
 
 def _cut(args: dict[str, Any]) -> dict[str, Any]:

@@ -1,49 +1,40 @@
-"""Idempotent commands: a repeated request replays its first response and appends nothing.
+"""Idempotent commands: a repeated request replays its first answer and appends nothing.
 
-A command's response is built while its events are appended, and with an
-`Idempotency-Key` it is stored in the same transaction (table `idempotency`), so either
-both the events and the stored response exist or neither does. A refused request stores
-nothing, so retrying it runs it again. The same key with another request is 409.
+With an `Idempotency-Key` the command's application method receives an
+`IdempotencyRecord` as an ordinary argument and saves it with its events, in the same
+transaction (table `idempotency`), so either both the events and the key exist or
+neither does. The record holds the request's hash and what the command learned besides
+its events; the recorder adds the positions of the events. A repeat is answered from the
+log: the aggregates as that append left them, its receipt, and the same reply function
+the first answer went through. A refused request stores nothing, so retrying it runs it
+again. The same key with another request is 409.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 
 from api.errors import problem
-from api.sql import SupportTables
-from ledger.application import Receipt
+from ledger.application import LedgerApplication, Made
 from ledger.errors import DuplicateFact, InvalidInput
-from persistence.records import Appended, ExtraRow
-
-if TYPE_CHECKING:
-    from api.ledger_app import ApiLedgerApplication
+from ledger.store import IdempotencyRecord, StoredRequest
 
 HEADER = "Idempotency-Key"
 MAX_KEY = 200
 REPLAYED_HEADER = "Idempotent-Replayed"
+LEDGER = "ledger"
 
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: dict[str, Any]
-
-
-Finish = Callable[[Receipt], Reply]
-"""Completes a reply from what the append assigned; runs inside the append: no I/O."""
-
-Describe = Callable[[Sequence[Aggregate], Any], Finish]
-"""Describes the saved aggregates (may read) before the append; `Any` is the command's note."""
+Reply = Callable[..., Any]
+"""Turns what a command made (and the request's own arguments) into the resource to dump."""
 
 
 @dataclass(frozen=True)
@@ -54,67 +45,8 @@ class Key:
     key: str
     fingerprint: str
 
-
-@dataclass(frozen=True)
-class Stored:
-    fingerprint: str
-    status: int
-    body: bytes
-
-
-class Claim:
-    """One command's reply and, when the client sent a key, the row that records it."""
-
-    def __init__(self, describe: Describe, key: Key | None) -> None:
-        self.describe = describe
-        self.key = key
-        self.body: bytes | None = None
-        self.status = 0
-        self.appended = False
-
-    def prepare(self, aggregates: Sequence[Aggregate], note: Any) -> Finish:
-        return self.describe(aggregates, note)
-
-    def complete(self, finish: Finish, appended: Sequence[Appended]) -> list[ExtraRow]:
-        """Called inside the append: builds the reply and the row that stores it."""
-        self._set(finish(Receipt.of(appended)))
-        self.appended = True
-        if self.key is None or self.body is None:
-            return []
-        last = appended[-1]
-        return [ExtraRow("idempotency", {
-            "scope": self.key.scope, "idem_key": self.key.key,
-            "request_hash": self.key.fingerprint, "status_code": self.status,
-            "response": self.body, "position": last.position, "recorded_at": last.recorded_at,
-        })]
-
-    def settle(self, aggregates: Sequence[Aggregate], note: Any) -> None:
-        """A command that appended nothing still answers (e.g. a batch of duplicates)."""
-        self._set(self.prepare(aggregates, note)(Receipt()))
-
-    def response(self) -> Response:
-        if self.body is None:
-            raise RuntimeError("the command neither appended nor settled its reply")
-        return Response(self.body, self.status, mimetype="application/json")
-
-    def _set(self, reply: Reply) -> None:
-        self.status = reply.status
-        self.body = json.dumps(reply.body, ensure_ascii=False, default=str).encode()
-
-
-class IdempotencyRecords:
-    """Reads the `idempotency` table (rows are written only by appends)."""
-
-    def __init__(self, tables: SupportTables) -> None:
-        self.tables = tables
-
-    def find(self, key: Key) -> Stored | None:
-        row = self.tables.one(
-            "SELECT request_hash, status_code, response FROM idempotency "
-            "WHERE scope = ? AND idem_key = ?",
-            (key.scope, key.key),
-        )
-        return None if row is None else Stored(str(row[0]), int(row[1]), bytes(row[2]))
+    def record(self, status_code: int) -> IdempotencyRecord:
+        return IdempotencyRecord(self.scope, self.key, self.fingerprint, status_code)
 
 
 def request_key(scope: str) -> Key | None:
@@ -138,38 +70,52 @@ def fingerprint() -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
 
-def execute(
-    ledger: ApiLedgerApplication,
-    records: IdempotencyRecords,
-    run: Callable[[ApiLedgerApplication], object],
-    describe: Describe,
-) -> Response:
-    """Runs one command under the request's key: first time, replay, or conflict."""
-    key = request_key(g.principal.subject)
-    stored = records.find(key) if key else None
-    if key and stored:
-        return replay(stored, key)
-    claim = Claim(describe, key)
-    try:
-        with ledger.claiming(claim):
-            run(ledger)
-    except (DuplicateFact, IntegrityError):
-        # A concurrent request with the same key may have won the race for its row.
-        stored = records.find(key) if key else None
-        if key and stored:
-            return replay(stored, key)
-        raise
-    if key and not claim.appended and (stored := records.find(key)):
-        return replay(stored, key)
-    return claim.response()
+def idempotent(status: int, reply: Reply) -> Callable[[Callable[..., Made[Any]]], Any]:
+    """Runs a command route under the request's key: first time, replay, or conflict.
+
+    The route receives `idempotency` (a record, or None without a key) to hand to its
+    one application method, and returns what that method made; `reply` turns it into
+    the resource that the route's response schema dumps.
+    """
+
+    def decorator(route: Callable[..., Made[Any]]) -> Any:
+        @functools.wraps(route)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            app: LedgerApplication = current_app.extensions[LEDGER]
+            key = request_key(g.principal.subject)
+            if key is not None and (stored := _stored(app, key)) is not None:
+                return _replay(app, stored, key, reply, args, kwargs)
+            try:
+                made = route(*args, idempotency=key and key.record(status), **kwargs)
+            except (DuplicateFact, IntegrityError):
+                # A concurrent request with the same key may have won the race for its row.
+                if key is not None and (stored := _stored(app, key)) is not None:
+                    return _replay(app, stored, key, reply, args, kwargs)
+                raise
+            if key is not None and not made.receipt.events and (stored := _stored(app, key)):
+                return _replay(app, stored, key, reply, args, kwargs)
+            return reply(made, *args, **kwargs), 200 if made.result == "duplicate" else status
+
+        return run
+
+    return decorator
 
 
-def replay(stored: Stored, key: Key) -> Response:
-    if stored.fingerprint != key.fingerprint:
+def _stored(app: LedgerApplication, key: Key) -> StoredRequest | None:
+    return app.store.find_request(key.scope, key.key)
+
+
+def _replay(
+    app: LedgerApplication, stored: StoredRequest, key: Key, reply: Reply,
+    args: tuple[Any, ...], kwargs: dict[str, Any],
+) -> Any:
+    if stored.request_hash != key.fingerprint:
         return problem(
             409, f"{HEADER} {key.key!r} was used for a different request",
             slug="idempotency-key-reused", title="Idempotency key reused",
         )
-    response = Response(stored.body, stored.status, mimetype="application/json")
-    response.headers[REPLAYED_HEADER] = "true"
-    return response
+    replayed = {REPLAYED_HEADER: "true"}
+    if stored.first_position is None:
+        # Stored before replays were rebuilt from the log: the whole first response.
+        return Response(stored.note, stored.status_code, replayed, mimetype="application/json")
+    return reply(app.replayed(stored), *args, **kwargs), stored.status_code, replayed

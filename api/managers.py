@@ -4,14 +4,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
 
-from api.common import CommandSchema, LedgerBlueprint, Money, answer, identifier, run_command, text
-from ledger.manager import GRADES
+from api.common import CommandSchema, LedgerBlueprint, Money, identifier, ledger, text, with_receipt
+from ledger.application import Made
+from ledger.manager import GRADES, Manager
+from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("managers", __name__, description="Customer managers")
 
@@ -51,8 +51,11 @@ class ManagerOut(CommandSchema):
                              metadata={"description": "incremental target per period"})
 
 
-def manager_view(aggregates: Sequence[Any]) -> dict[str, Any]:
-    manager = aggregates[0]
+def manager_reply(made: Made[Manager], *_: Any, **__: Any) -> dict[str, Any]:
+    return with_receipt(manager_view(made.value), made.receipt)
+
+
+def manager_view(manager: Manager) -> dict[str, Any]:
     return {
         "id": manager.business_id, "name": manager.name, "grade": manager.grade,
         "unit": manager.unit, "status": manager.status, "targets": manager.targets,
@@ -64,34 +67,34 @@ def manager_view(aggregates: Sequence[Any]) -> dict[str, Any]:
 
 @blp.route("/managers", methods=["POST"])
 @blp.allow("supervisor")
-@blp.command()
 @blp.arguments(ManagerIn)
-@blp.response(201, ManagerOut)
-def register_manager(body: dict[str, Any]) -> Response:
+@blp.command(201, ManagerOut, manager_reply)
+def register_manager(
+    body: dict[str, Any], idempotency: IdempotencyRecord | None
+) -> Made[Manager]:
     """Register a manager"""
-    return run_command(
-        lambda app: app.register_manager(
-            business_id=body["id"], name=body["name"], grade=body["grade"], unit=body["unit"]),
-        answer(201, ManagerOut, manager_view))
+    return ledger().register_manager(business_id=body["id"], name=body["name"],
+                                     grade=body["grade"], unit=body["unit"],
+                                     idempotency=idempotency)
 
 
 @blp.route("/managers/<manager_id>/grade", methods=["POST"])
 @blp.allow("supervisor")
-@blp.command()
 @blp.arguments(GradeChangeIn)
-@blp.response(200, ManagerOut)
-def change_grade(body: dict[str, Any], manager_id: str) -> Response:
+@blp.command(200, ManagerOut, manager_reply)
+def change_grade(
+    body: dict[str, Any], manager_id: str, idempotency: IdempotencyRecord | None
+) -> Made[Manager]:
     """Change a manager's grade from a date"""
-    return run_command(lambda app: app.change_grade(manager_id, **body),
-                       answer(200, ManagerOut, manager_view))
+    return ledger().change_grade(manager_id, **body, idempotency=idempotency)
 
 
 @blp.route("/managers/<manager_id>/targets/<period>", methods=["PUT"])
 @blp.allow("supervisor")
-@blp.command()
 @blp.arguments(TargetIn)
-@blp.response(200, ManagerOut)
-def set_target(body: dict[str, Any], manager_id: str, period: str) -> Response:
+@blp.command(200, ManagerOut, manager_reply)
+def set_target(
+    body: dict[str, Any], manager_id: str, period: str, idempotency: IdempotencyRecord | None
+) -> Made[Manager]:
     """Set or change a manager's incremental target for a period"""
-    return run_command(lambda app: app.set_target(manager_id, period=period, **body),
-                       answer(200, ManagerOut, manager_view))
+    return ledger().set_target(manager_id, period=period, **body, idempotency=idempotency)

@@ -9,16 +9,17 @@ pay carries its money (see projections.closing).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
 
-from api.common import CommandSchema, Instant, LedgerBlueprint, answer, ledger, run_command, text
+from api.common import CommandSchema, Instant, LedgerBlueprint, ledger, text, with_receipt
 from api.figures import figures
 from api.trail import TrailStepSchema, trail
-from ledger.periods import Period
+from ledger.application import Made
+from ledger.period import Period
+from ledger.quarter import Quarter
+from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("periods", __name__, description="Assessment periods")
 
@@ -44,23 +45,24 @@ class PeriodDetailOut(PeriodFields):
     trail = ma.fields.List(ma.fields.Nested(TrailStepSchema), required=True)
 
 
-def period_view(aggregates: Sequence[Any]) -> dict[str, Any]:
-    closing = aggregates[0]
+def period_view(closing: Period) -> dict[str, Any]:
     return {"period": closing.period, "status": closing.status, "frozen": closing.frozen}
+
+
+def closing_reply(made: Made[Period], *_: Any, **__: Any) -> dict[str, Any]:
+    return with_receipt(period_view(made.value), made.receipt)
 
 
 @blp.route("/periods/<period>/close", methods=["POST"])
 @blp.allow("approver")
-@blp.command()
 @blp.arguments(CloseIn)
-@blp.response(200, PeriodOut)
-def close(body: dict[str, Any], period: str) -> Response:
+@blp.command(200, PeriodOut, closing_reply)
+def close(
+    body: dict[str, Any], period: str, idempotency: IdempotencyRecord | None
+) -> Made[Period]:
     """Close a period, freezing its pay figures"""
-    return run_command(
-        lambda app: app.close_period(period, reason=body["reason"],
-                                     freeze=figures().pay_to_freeze),
-        answer(200, PeriodOut, period_view),
-    )
+    return ledger().close_period(period, reason=body["reason"], freeze=figures().pay_to_freeze,
+                                 idempotency=idempotency)
 
 
 @blp.route("/periods/<period>", methods=["GET"])
@@ -68,11 +70,11 @@ def close(body: dict[str, Any], period: str) -> Response:
 @blp.response(200, PeriodDetailOut)
 def get_period(period: str) -> dict[str, Any]:
     """A period: open, or closed with the pay it froze and the closing's trail"""
-    quarter = str(Period.parse(period))
+    quarter = str(Quarter.parse(period))
     app = ledger()
     found = app.period_if_closed(quarter)
     if found is None:
         return {"period": quarter, "status": "open", "frozen": None, "closed_at": None,
                 "trail": []}
     steps = trail(app.history(found.id))
-    return {**period_view([found]), "closed_at": steps[-1]["recorded_at"], "trail": steps}
+    return {**period_view(found), "closed_at": steps[-1]["recorded_at"], "trail": steps}

@@ -7,12 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
 
-from api.common import CommandSchema, LedgerBlueprint, answer, ledger, run_command
-from api.tokens import ROLES
+from api.common import CommandSchema, LedgerBlueprint, ledger, with_receipt
+from ledger.application import Made
 from ledger.errors import InvalidInput
 from ledger.rulebook import RuleBook
+from ledger.store import IdempotencyRecord
+from persistence.tokens import ROLES
 
 blp = LedgerBlueprint("rulesets", __name__, description="Versioned rule sets")
 
@@ -50,8 +51,12 @@ def ruleset_view(book: RuleBook, version: str, *, content: bool = True) -> dict[
     return view
 
 
-def of_version(version: str) -> Any:
-    return lambda aggregates: ruleset_view(aggregates[0], version)
+def drafted_reply(made: Made[RuleBook], body: dict[str, Any]) -> dict[str, Any]:
+    return with_receipt(ruleset_view(made.value, body["version"]), made.receipt)
+
+
+def published_reply(made: Made[RuleBook], version: str) -> dict[str, Any]:
+    return with_receipt(ruleset_view(made.value, version), made.receipt)
 
 
 def document(body: dict[str, Any]) -> dict[str, Any]:
@@ -77,14 +82,11 @@ def list_rulesets() -> dict[str, Any]:
 
 @blp.route("/rulesets", methods=["POST"])
 @blp.allow("operator")
-@blp.command()
 @blp.arguments(RulesetIn)
-@blp.response(201, RulesetOut)
-def draft(body: dict[str, Any]) -> Response:
+@blp.command(201, RulesetOut, drafted_reply)
+def draft(body: dict[str, Any], idempotency: IdempotencyRecord | None) -> Made[RuleBook]:
     """Draft a new rule-set version; an invalid document is refused with every problem"""
-    doc = document(body)
-    return run_command(lambda app: app.draft_ruleset(doc),
-                       answer(201, RulesetOut, of_version(body["version"])))
+    return ledger().draft_ruleset(document(body), idempotency=idempotency)
 
 
 @blp.route("/rulesets/<version>", methods=["GET"])
@@ -97,9 +99,7 @@ def get_ruleset(version: str) -> dict[str, Any]:
 
 @blp.route("/rulesets/<version>/publish", methods=["POST"])
 @blp.allow("operator")
-@blp.command()
-@blp.response(200, RulesetOut)
-def publish(version: str) -> Response:
+@blp.command(200, RulesetOut, published_reply)
+def publish(version: str, idempotency: IdempotencyRecord | None) -> Made[RuleBook]:
     """Publish a drafted version; from then on it is immutable"""
-    return run_command(lambda app: app.publish_ruleset(version),
-                       answer(200, RulesetOut, of_version(version)))
+    return ledger().publish_ruleset(version, idempotency=idempotency)

@@ -34,12 +34,12 @@ from typing import Any
 
 import psycopg2
 
-from api.ledger_app import ApiLedgerApplication
-from api.tokens import TokenStore
 from bench.report import Goal, Section, ratio, say
+from ledger.application import LedgerApplication
 from ledger.audit import AuditContext, acting_as
 from persistence.schema import upgrade
 from persistence.scratch import scratch_database, with_database
+from persistence.tokens import TokenStore
 from persistence.url import environment_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ class Load:
 
 def prepare(service_url: str) -> dict[str, str]:
     """Rule set, one manager and CUSTOMERS customers; returns a token per role used."""
-    app = ApiLedgerApplication(env=environment_for(service_url))
+    app = LedgerApplication(env=environment_for(service_url))
     try:
         app.ensure_rulebook()
         with acting_as(SETUP):
@@ -74,7 +74,7 @@ def prepare(service_url: str) -> dict[str, str]:
                 app.register_customer(
                     business_id=f"C{n}", name=f"C{n}", customer_class="good", industry="x",
                     chain=None, group=None, last_year_contribution=Decimal(1000))
-        store = TokenStore(app.recorder)
+        store = TokenStore.of(app)
         return {role: store.create(role=role, subject=f"bench-{role}")
                 for role in ("supervisor", "integrator")}
     finally:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -20,28 +20,40 @@ from ledger import ids
 from ledger.adjustment import Adjustment
 from ledger.audit import current_audit
 from ledger.base import DateAsISO
-from ledger.calculation.portfolio_policy import PolicyRefusal, PolicyWarning, check_assignment
+from ledger.calculation.portfolio_policy import PolicyWarning, check_assignment
 from ledger.contribution import Contribution
 from ledger.customer import Customer
 from ledger.deduction import Deduction
 from ledger.dispute import Dispute
-from ledger.errors import Conflict, DuplicateFact, InvalidInput, NotFound, RuleViolation
+from ledger.errors import Conflict, DuplicateFact, InvalidInput, NotFound, RuleSetInvalid
 from ledger.manager import Manager
 from ledger.period import Period
-from ledger.periods import Period as Quarter
+from ledger.quarter import Quarter
 from ledger.rulebook import RuleBook
-from ledger.rules import deadline
-from ledger.ruleset_document import (
-    RuleSetDocument,
-    RuleSetInvalid,
-    default_document,
-    parse_ruleset,
+from ledger.rules import PostingsAreIdentifiedByTheirSourceKeys, check, deadline
+from ledger.ruleset_document import RuleSetDocument, default_document, parse_ruleset
+from ledger.store import (
+    APPEND,
+    Append,
+    Appended,
+    IdempotencyRecord,
+    LedgerStore,
+    StoredRequest,
 )
-from persistence.records import APPEND_HOOK, Appended, AppendHook, ExtraRow
 
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
 
-ExtraRows = Callable[[Sequence[Appended]], Sequence[ExtraRow]]
+# A posting's facts; two postings with the same source keys and these values are one.
+POSTING_FIELDS = (
+    "customer_id", "booked_on", "interest_income", "deposit_earnings", "fee_income", "risk_cost",
+)
+# What makes a repeated integrator deduction (same source keys) the same deduction.
+DEDUCTION_FIELDS = ("manager_id", "rule_code", "occurrences", "aggravated", "disqualify",
+                    "effective_on", "description", "customer_id", "evidence")
+MAX_BATCH_ATTEMPTS = 3  # a race with a concurrent poster of the same keys is retried twice
+MAX_KNOWN_CUSTOMERS = 100_000
+MAX_CACHED_RULESETS = 256
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,31 @@ class Receipt:
 
 
 @dataclass(frozen=True)
+class ItemOutcome:
+    """What became of one item of a batch of postings."""
+
+    index: int
+    status: str  # created, duplicate, conflict or invalid
+    contribution_id: UUID | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Made(Generic[T]):
+    """What a command made: its main result, every aggregate it saved, and the receipt.
+
+    `value` is the aggregate the command is about (or a batch's per-item outcomes);
+    `result` is "duplicate" when the command found its fact already recorded and
+    appended nothing.
+    """
+
+    value: T
+    receipt: Receipt = field(default_factory=Receipt)
+    aggregates: tuple[Aggregate, ...] = ()
+    result: str = "created"
+
+
+@dataclass(frozen=True)
 class PortfolioSnapshot:
     """Every manager's customers (id, group) on one day, and how many managers there are."""
 
@@ -99,10 +136,19 @@ class LedgerApplication(Application[UUID]):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
+        if not isinstance(self.recorder, LedgerStore):
+            raise TypeError(f"{type(self.recorder).__name__} is not a ledger store: set "
+                            "PERSISTENCE_MODULE to persistence.sqlite or persistence.postgres")
+        self.store: LedgerStore = self.recorder
         self.timezone = ZoneInfo(self.env.get("TIMEZONE") or "Asia/Shanghai")
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         # Without a reader only the rules that need no other portfolio (premium) apply.
         self.portfolios: PortfolioReader | None = None
+        # Told of every append (the API counts events for its metrics).
+        self.on_recorded: Callable[[Receipt], None] | None = None
+        # Customers are never removed, so once seen a customer id stays valid.
+        self._known_customers: set[str] = set()
+        self._rulesets: dict[str, RuleSetDocument] = {}
 
     def register_transcodings(self, transcoder: Transcoder) -> None:
         super().register_transcodings(transcoder)  # type: ignore[arg-type]
@@ -111,26 +157,48 @@ class LedgerApplication(Application[UUID]):
     # --- saving -------------------------------------------------------------------
 
     def record(
-        self, *aggregates: Aggregate, extra_rows: ExtraRows | None = None, note: Any = None
+        self, *aggregates: Aggregate, idempotency: IdempotencyRecord | None = None
     ) -> Receipt:
-        """Save aggregates in one append; `extra_rows` adds rows to the same transaction.
+        """Save aggregates in one append; the idempotency record commits in the same
+        transaction, so the events and the request's key are stored together or not at all."""
+        append = Append(idempotency)
+        self.save(*aggregates, **{APPEND: append})
+        receipt = Receipt.of(append.assigned)
+        if self.on_recorded is not None:
+            self.on_recorded(receipt)
+        return receipt
 
-        `note` is what the command learned besides its events (e.g. policy warnings); it is
-        not stored here, but an interface that builds its reply inside the append gets it.
-        """
-        appended: list[Appended] = []
+    def _made(
+        self, value: T, *aggregates: Aggregate, idempotency: IdempotencyRecord | None,
+        warnings: tuple[PolicyWarning, ...] = (),
+    ) -> Made[T]:
+        """Save and say what was made; what the log will not hold rides on the record."""
+        if idempotency is not None and warnings:
+            idempotency = replace(idempotency, note=_note(warnings=warnings))
+        receipt = replace(self.record(*aggregates, idempotency=idempotency), warnings=warnings)
+        return Made(value, receipt, aggregates)
 
-        def hook(assigned: Sequence[Appended]) -> Sequence[ExtraRow]:
-            appended.extend(assigned)
-            return extra_rows(assigned) if extra_rows else ()
-
-        kwargs: dict[str, AppendHook] = {APPEND_HOOK: hook}
-        self.save(*aggregates, **kwargs)
-        return Receipt.of(appended)
+    def replayed(self, stored: StoredRequest) -> Made[Any]:
+        """A request's first answer rebuilt from the log: the aggregates as its append left
+        them, its receipt, and the note stored with its key."""
+        if stored.first_position is None or stored.last_position is None:
+            raise ValueError("this idempotency record holds its whole response")
+        receipt = Receipt.of(self.store.select_appended(stored.first_position,
+                                                        stored.last_position))
+        versions: dict[UUID, int] = {}
+        for event in receipt.events:
+            versions[event.originator_id] = event.originator_version
+        aggregates: tuple[Aggregate, ...] = tuple(
+            self.repository.get(i, version=v) for i, v in versions.items())
+        note = json.loads(stored.note) or {}
+        warnings = tuple(PolicyWarning(**w) for w in note.get("warnings", ()))
+        outcomes = [_outcome(o) for o in note.get("outcomes", ())]
+        value: Any = outcomes if "outcomes" in note else aggregates[0]
+        return Made(value, replace(receipt, warnings=warnings), aggregates)
 
     def _get(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"no {what}") from None
         if not isinstance(aggregate, cls):
@@ -140,7 +208,7 @@ class LedgerApplication(Application[UUID]):
     def history(self, aggregate_id: UUID) -> list[tuple[Any, RecordedEvent]]:
         """An aggregate's events in order, each with its position and recording time."""
         events = list(self.events.get(aggregate_id))
-        where = {v: (p, t) for v, p, t in self.recorder.select_recorded(aggregate_id)}  # type: ignore[attr-defined]
+        where = {v: (p, t) for v, p, t in self.store.select_recorded(aggregate_id)}
         return [
             (e, RecordedEvent(
                 position=where[e.originator_version][0],
@@ -154,7 +222,7 @@ class LedgerApplication(Application[UUID]):
 
     def position_known_at(self, instant: datetime) -> int:
         """The log position that "as the ledger knew it at `instant`" cuts at."""
-        return int(self.recorder.position_known_at(instant))  # type: ignore[attr-defined]
+        return self.store.position_known_at(instant)
 
     def today(self) -> date:
         """The bank's business day now (deadlines are counted in the bank's days)."""
@@ -187,7 +255,14 @@ class LedgerApplication(Application[UUID]):
             return Receipt()  # Another process opened the rule book first.
 
     def ruleset(self, version: str) -> RuleSetDocument:
-        return _parsed(version, _freeze(self.rulebook().content_of(version)))
+        """A drafted version never changes (VersionsAreDraftedOnce), so each version is
+        read from the rule book once per process, not on every command and answer."""
+        found = self._rulesets.get(version)
+        if found is None:
+            found = _parsed(version, _freeze(self.rulebook().content_of(version)))
+            if len(self._rulesets) < MAX_CACHED_RULESETS:
+                self._rulesets[version] = found
+        return found
 
     def ruleset_for_day(self, day: date) -> RuleSetDocument:
         """The rule set in force for the period (quarter) containing `day`."""
@@ -197,17 +272,21 @@ class LedgerApplication(Application[UUID]):
             raise Conflict(f"no published rule set is in force for {first_day}")
         return self.ruleset(version)
 
-    def draft_ruleset(self, document: dict[str, Any]) -> Receipt:
+    def draft_ruleset(
+        self, document: dict[str, Any], *, idempotency: IdempotencyRecord | None = None
+    ) -> Made[RuleBook]:
         """Drafts a rule-set version after validating the whole document."""
         parsed = _validated(document)
         book = self.rulebook()
         book.draft(version=parsed.version, effective_from=parsed.effective_from, content=document)
-        return self.record(book)
+        return self._made(book, book, idempotency=idempotency)
 
-    def publish_ruleset(self, version: str) -> Receipt:
+    def publish_ruleset(
+        self, version: str, *, idempotency: IdempotencyRecord | None = None
+    ) -> Made[RuleBook]:
         book = self.rulebook()
         book.publish(version)
-        return self.record(book)
+        return self._made(book, book, idempotency=idempotency)
 
     # --- managers and customers ---------------------------------------------------
 
@@ -217,38 +296,48 @@ class LedgerApplication(Application[UUID]):
     def customer(self, business_id: str) -> Customer:
         return self._get(Customer, ids.customer_id(business_id), f"customer {business_id}")
 
-    def register_manager(self, *, business_id: str, name: str, grade: str, unit: str) -> Receipt:
+    def register_manager(
+        self, *, business_id: str, name: str, grade: str, unit: str,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Manager]:
         manager = Manager.register(business_id=business_id, name=name, grade=grade, unit=unit)
-        return self._record_new(manager, f"manager {business_id} is already registered")
+        return self._made_new(manager, f"manager {business_id} is already registered",
+                              idempotency)
 
     def change_grade(
-        self, business_id: str, *, grade: str, effective_on: date, reason: str
-    ) -> Receipt:
+        self, business_id: str, *, grade: str, effective_on: date, reason: str,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Manager]:
         manager = self.manager(business_id)
         manager.change_grade(grade=grade, effective_on=effective_on, reason=reason)
-        return self.record(manager)
+        return self._made(manager, manager, idempotency=idempotency)
 
     def set_target(
-        self, business_id: str, *, period: str, incremental: Decimal, reason: str
-    ) -> Receipt:
+        self, business_id: str, *, period: str, incremental: Decimal, reason: str,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Manager]:
         manager = self.manager(business_id)
         manager.set_target(period=period, incremental=incremental, reason=reason)
-        return self.record(manager)
+        return self._made(manager, manager, idempotency=idempotency)
 
-    def register_customer(self, **fields: Any) -> Receipt:
+    def register_customer(
+        self, *, idempotency: IdempotencyRecord | None = None, **fields: Any
+    ) -> Made[Customer]:
         customer = Customer.register(**fields)
-        return self._record_new(customer, f"customer {fields.get('business_id')} is registered")
+        return self._made_new(customer, f"customer {fields.get('business_id')} is registered",
+                              idempotency)
 
     def assign_customer(
-        self, business_id: str, *, manager_id: str, effective_on: date, reason: str
-    ) -> Receipt:
+        self, business_id: str, *, manager_id: str, effective_on: date, reason: str,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Customer]:
         """(Re)assigns a customer under the portfolio policy of the rule set in force:
         a refusal raises, warnings come back on the receipt."""
         customer = self.customer(business_id)
         manager = self.manager(manager_id)
         warnings = tuple(self._portfolio_policy(customer, manager, effective_on))
         customer.assign(manager_id=manager_id, effective_on=effective_on, reason=reason)
-        return replace(self.record(customer, note=warnings), warnings=warnings)
+        return self._made(customer, customer, idempotency=idempotency, warnings=warnings)
 
     def _portfolio_policy(
         self, customer: Customer, manager: Manager, effective_on: date
@@ -256,30 +345,112 @@ class LedgerApplication(Application[UUID]):
         snapshot = (
             self.portfolios(effective_on) if self.portfolios else PortfolioSnapshot({}, 0)
         )
-        try:
-            return check_assignment(
-                self.ruleset_for_day(effective_on),
-                customer_id=customer.business_id,
-                customer_class=customer.customer_class,
-                customer_group=customer.group,
-                manager_grade=manager.grade_on(effective_on),
-                manager_id=manager.business_id,
-                holdings_by_manager=snapshot.holdings_by_manager,
-                # The manager being assigned to exists, so there is at least one.
-                active_managers=max(snapshot.active_managers, 1),
-            )
-        except PolicyRefusal as refusal:
-            raise RuleViolation(refusal.rule, refusal.detail) from None
-
-    # --- contributions and deductions --------------------------------------------
-
-    def post_contribution(self, **fields: Any) -> Receipt:
-        self.customer(fields["customer_id"])
-        contribution = Contribution.post(**fields)
-        return self._record_new(
-            contribution,
-            f"posting {fields['source_system']}/{fields['external_id']} was already recorded",
+        # A refusal raises PolicyRefusal, a RuleViolation naming the policy's rule.
+        return check_assignment(
+            self.ruleset_for_day(effective_on),
+            customer_id=customer.business_id,
+            customer_class=customer.customer_class,
+            customer_group=customer.group,
+            manager_grade=manager.grade_on(effective_on),
+            manager_id=manager.business_id,
+            holdings_by_manager=snapshot.holdings_by_manager,
+            # The manager being assigned to exists, so there is at least one.
+            active_managers=max(snapshot.active_managers, 1),
         )
+
+    # --- contributions ------------------------------------------------------------
+
+    def stored_posting(self, contribution_id: UUID) -> Contribution | None:
+        """The posting already recorded under this id, if any."""
+        try:
+            stored: Aggregate = self.repository.get(contribution_id)
+        except AggregateNotFoundError:
+            return None
+        return stored if isinstance(stored, Contribution) else None
+
+    def post_contribution(
+        self, *, idempotency: IdempotencyRecord | None = None, **fields: Any
+    ) -> Made[Contribution]:
+        """Posts one contribution; the same source keys again are a duplicate (nothing
+        appended) when the values match, and refused when they do not."""
+        self.customer(fields["customer_id"])
+        posting = Contribution.post(**fields)
+        try:
+            return self._made(posting, posting, idempotency=idempotency)
+        except IntegrityError:
+            stored = self.stored_posting(posting.id)
+            check(_same_posting(stored, fields))
+            return Made(cast(Contribution, stored), result="duplicate")
+
+    def post_contributions(
+        self, items: Sequence[Mapping[str, Any] | InvalidInput], *,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[list[ItemOutcome]]:
+        """Posts a batch: every new, valid posting in one append; the rest are reported.
+
+        One append (not one per item) so that the batch's events and its idempotency
+        record commit together, and the append lock is taken once per batch.
+        """
+        for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
+            outcomes, fresh = self._classify(items)
+            if not fresh:
+                return Made(outcomes)
+            record = idempotency and replace(idempotency, note=_note(outcomes=outcomes))
+            try:
+                return self._made(outcomes, *fresh, idempotency=record)
+            except IntegrityError:
+                # Another writer posted some of these keys meanwhile: classify again.
+                if attempt == MAX_BATCH_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _classify(
+        self, items: Sequence[Mapping[str, Any] | InvalidInput]
+    ) -> tuple[list[ItemOutcome], list[Contribution]]:
+        built = [self._build(item) for item in items]
+        postings = [b for b in built if isinstance(b, Contribution)]
+        # One query finds the keys already posted; only those are loaded and compared.
+        stored_ids = self.store.existing_originators([p.id for p in postings])
+        outcomes: list[ItemOutcome] = []
+        fresh: dict[UUID, Contribution] = {}
+        for index, (item, posting) in enumerate(zip(items, built, strict=True)):
+            if isinstance(posting, InvalidInput) or isinstance(item, InvalidInput):
+                errors = posting.errors if isinstance(posting, InvalidInput) else {}
+                outcomes.append(ItemOutcome(index, "invalid", errors=errors))
+                continue
+            stored = fresh.get(posting.id)
+            if stored is None and posting.id in stored_ids:
+                stored = self.stored_posting(posting.id)
+            if stored is None:
+                fresh[posting.id] = posting
+                outcomes.append(ItemOutcome(index, "created", posting.id))
+            else:
+                same = not _same_posting(stored, item).is_broken()
+                outcomes.append(ItemOutcome(index, "duplicate" if same else "conflict",
+                                            posting.id))
+        return outcomes, list(fresh.values())
+
+    def _build(self, item: Mapping[str, Any] | InvalidInput) -> Contribution | InvalidInput:
+        if isinstance(item, InvalidInput):
+            return item
+        try:
+            self._known_customer(item["customer_id"])
+            return Contribution.post(**item)
+        except InvalidInput as refused:
+            return refused
+
+    def _known_customer(self, customer_id: str) -> None:
+        if customer_id in self._known_customers:
+            return
+        try:
+            self.customer(customer_id)
+        except NotFound as missing:
+            raise InvalidInput({"customer_id": [missing.detail]}) from None
+        if len(self._known_customers) >= MAX_KNOWN_CUSTOMERS:
+            self._known_customers.clear()
+        self._known_customers.add(customer_id)
+
+    # --- deductions ---------------------------------------------------------------
 
     def record_deduction(
         self,
@@ -295,8 +466,13 @@ class LedgerApplication(Application[UUID]):
         evidence: Sequence[str] = (),
         source_system: str | None = None,
         external_id: str | None = None,
-    ) -> tuple[Deduction, Receipt]:
-        """Records a deduction under the rule set in force for its effective date."""
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Deduction]:
+        """Records a deduction under the rule set in force for its effective date.
+
+        An integrator's deduction carries its source keys, which fix its id: the same
+        keys again are a duplicate when the values match, and refused when they do not.
+        """
         self.manager(manager_id)
         if customer_id is not None:
             self.customer(customer_id)
@@ -322,8 +498,19 @@ class LedgerApplication(Application[UUID]):
             source_system=source_system,
             external_id=external_id,
         )
-        receipt = self._record_new(deduction, "this deduction was already recorded")
-        return deduction, receipt
+        try:
+            return self._made(deduction, deduction, idempotency=idempotency)
+        except IntegrityError:
+            if source_system is None or external_id is None:
+                raise DuplicateFact("this deduction was already recorded") from None
+        stored = self.deduction(deduction.id)
+        check(PostingsAreIdentifiedByTheirSourceKeys(
+            f"deduction {source_system}/{external_id}",
+            {name: getattr(stored, name) for name in DEDUCTION_FIELDS},
+            {"manager_id": manager_id, "rule_code": rule_code, "occurrences": occurrences,
+             "aggravated": aggravated, "disqualify": disqualify, "effective_on": effective_on,
+             "description": description, "customer_id": customer_id, "evidence": evidence}))
+        return Made(stored, result="duplicate")
 
     def deduction(self, deduction_id: UUID) -> Deduction:
         return self._get(Deduction, deduction_id, f"deduction {deduction_id}")
@@ -340,7 +527,8 @@ class LedgerApplication(Application[UUID]):
         filed_by_manager_id: str | None,
         reason: str,
         evidence: Sequence[str] = (),
-    ) -> tuple[Dispute, Receipt]:
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Dispute]:
         """Files a dispute and notes it on the deduction, in one append.
 
         Both aggregates are saved together, so two filings racing for one deduction
@@ -360,7 +548,7 @@ class LedgerApplication(Application[UUID]):
             decide_within_days=rules.decide_within_days,
         )
         deduction.open_dispute(dispute_id=dispute.id)
-        return dispute, self.record(dispute, deduction)
+        return self._made(dispute, dispute, deduction, idempotency=idempotency)
 
     def dispute_deadline(self, deduction: Deduction) -> date | None:
         """The last day a dispute may be filed, while the deduction may still be disputed."""
@@ -376,21 +564,24 @@ class LedgerApplication(Application[UUID]):
         return dispute.appeal_by(rules.appeal_within_days)
 
     def comment_on_dispute(
-        self, dispute_id: UUID, *, text: str, evidence: Sequence[str] = ()
-    ) -> Receipt:
+        self, dispute_id: UUID, *, text: str, evidence: Sequence[str] = (),
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Dispute]:
         dispute = self.dispute(dispute_id)
         dispute.comment(text=text, evidence=evidence)
-        return self.record(dispute)
+        return self._made(dispute, dispute, idempotency=idempotency)
 
     def decide_dispute(
-        self, dispute_id: UUID, *, outcome: str, reason: str, points: int | None = None
-    ) -> Receipt:
+        self, dispute_id: UUID, *, outcome: str, reason: str, points: int | None = None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Dispute]:
         """Decides a dispute and applies the correction to the deduction in the same append."""
-        return self._decide(dispute_id, Dispute.decide, outcome, reason, points)
+        return self._decide(dispute_id, Dispute.decide, outcome, reason, points, idempotency)
 
     def file_appeal(
-        self, dispute_id: UUID, *, appellant_manager_id: str | None, reason: str
-    ) -> Receipt:
+        self, dispute_id: UUID, *, appellant_manager_id: str | None, reason: str,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Dispute]:
         dispute = self.dispute(dispute_id)
         deduction = self.deduction(dispute.deduction_id)
         rules = self.ruleset_for_day(deduction.effective_on).disputes
@@ -401,13 +592,15 @@ class LedgerApplication(Application[UUID]):
             appeal_within_days=rules.appeal_within_days,
             appeal_decide_within_days=rules.appeal_decide_within_days,
         )
-        return self.record(dispute)
+        return self._made(dispute, dispute, idempotency=idempotency)
 
     def decide_appeal(
-        self, dispute_id: UUID, *, outcome: str, reason: str, points: int | None = None
-    ) -> Receipt:
+        self, dispute_id: UUID, *, outcome: str, reason: str, points: int | None = None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Dispute]:
         """Decides the appeal (final) and applies its correction in the same append."""
-        return self._decide(dispute_id, Dispute.decide_appeal, outcome, reason, points)
+        return self._decide(dispute_id, Dispute.decide_appeal, outcome, reason, points,
+                            idempotency)
 
     def _decide(
         self,
@@ -416,7 +609,8 @@ class LedgerApplication(Application[UUID]):
         outcome: str,
         reason: str,
         points: int | None,
-    ) -> Receipt:
+        idempotency: IdempotencyRecord | None,
+    ) -> Made[Dispute]:
         """A decision (first or on appeal) and its correction of the deduction, as one append."""
         dispute = self.dispute(dispute_id)
         deduction = self.deduction(dispute.deduction_id)
@@ -432,7 +626,7 @@ class LedgerApplication(Application[UUID]):
             today=self.today(),
         )
         _apply_outcome(deduction, dispute.id, outcome, points, reason)
-        return self.record(dispute, deduction)
+        return self._made(dispute, dispute, deduction, idempotency=idempotency)
 
     # --- adjustments and periods --------------------------------------------------
 
@@ -440,8 +634,9 @@ class LedgerApplication(Application[UUID]):
         return self._get(Adjustment, adjustment_id, f"adjustment {adjustment_id}")
 
     def propose_adjustment(
-        self, *, manager_id: str, period: str, points: int, reason: str
-    ) -> tuple[Adjustment, Receipt]:
+        self, *, manager_id: str, period: str, points: int, reason: str,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Adjustment]:
         self.manager(manager_id)
         adjustment = Adjustment.propose(
             manager_id=manager_id,
@@ -450,21 +645,26 @@ class LedgerApplication(Application[UUID]):
             reason=reason,
             proposed_by=current_audit().actor,
         )
-        return adjustment, self.record(adjustment)
+        return self._made(adjustment, adjustment, idempotency=idempotency)
 
-    def decide_adjustment(self, adjustment_id: UUID, *, approved: bool, reason: str) -> Receipt:
+    def decide_adjustment(
+        self, adjustment_id: UUID, *, approved: bool, reason: str,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Adjustment]:
         adjustment = self.adjustment(adjustment_id)
         if approved:
             adjustment.approve(reason=reason, approved_by=current_audit().actor)
         else:
             adjustment.reject(reason=reason, rejected_by=current_audit().actor)
-        return self.record(adjustment)
+        return self._made(adjustment, adjustment, idempotency=idempotency)
 
-    def reverse_adjustment(self, adjustment_id: UUID, *, reason: str) -> Receipt:
+    def reverse_adjustment(
+        self, adjustment_id: UUID, *, reason: str, idempotency: IdempotencyRecord | None = None
+    ) -> Made[Adjustment]:
         """Takes back an approved adjustment by a new event; the approval stays on record."""
         adjustment = self.adjustment(adjustment_id)
         adjustment.reverse(reason=reason, reversed_by=current_audit().actor)
-        return self.record(adjustment)
+        return self._made(adjustment, adjustment, idempotency=idempotency)
 
     def period_if_closed(self, period: str) -> Period | None:
         """The period's aggregate once it was closed (a period is opened only to close it)."""
@@ -474,8 +674,9 @@ class LedgerApplication(Application[UUID]):
             return None
 
     def close_period(
-        self, period: str, *, reason: str, freeze: Callable[[str], Mapping[str, Any]]
-    ) -> Receipt:
+        self, period: str, *, reason: str, freeze: Callable[[str], Mapping[str, Any]],
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Period]:
         """Closes a period; `freeze(period)` computes the pay figures the closing keeps.
 
         The figures come from the read models, which this core does not know, so the
@@ -488,19 +689,46 @@ class LedgerApplication(Application[UUID]):
         except AggregateNotFoundError:
             closing = Period.open(quarter)
         closing.close(reason=reason, today=self.today(), freeze=lambda: freeze(quarter))
-        return self.record(closing)
+        return self._made(closing, closing, idempotency=idempotency)
 
     # --- helpers ------------------------------------------------------------------
 
-    def _record_new(self, aggregate: Aggregate, duplicate: str) -> Receipt:
+    def _made_new(
+        self, aggregate: A, duplicate: str, idempotency: IdempotencyRecord | None
+    ) -> Made[A]:
         """Save a new aggregate whose id comes from a business key: a repeat is a duplicate."""
         try:
-            return self.record(aggregate)
+            return self._made(aggregate, aggregate, idempotency=idempotency)
         except IntegrityError:
             raise DuplicateFact(duplicate) from None
 
     def _business_day(self, instant: datetime) -> date:
         return instant.astimezone(self.timezone).date()
+
+
+def _same_posting(
+    stored: Contribution | None, requested: Mapping[str, Any]
+) -> PostingsAreIdentifiedByTheirSourceKeys:
+    """The source-key rule for a repeated posting (an absent risk cost is 0)."""
+    keys = f"{requested.get('source_system')}/{requested.get('external_id')}"
+    return PostingsAreIdentifiedByTheirSourceKeys(
+        f"posting {keys}",
+        {name: getattr(stored, name, None) for name in POSTING_FIELDS},
+        {name: requested.get(name, 0 if name == "risk_cost" else None)
+         for name in POSTING_FIELDS},
+    )
+
+
+def _note(**parts: Sequence[Any]) -> bytes:
+    """What a command learned besides its events, as stored with its idempotency key."""
+    return json.dumps({name: [asdict(p) for p in items] for name, items in parts.items()},
+                      default=str, sort_keys=True).encode()
+
+
+def _outcome(stored: Mapping[str, Any]) -> ItemOutcome:
+    found = stored.get("contribution_id")
+    return ItemOutcome(int(stored["index"]), str(stored["status"]),
+                       None if found is None else UUID(found), dict(stored.get("errors", {})))
 
 
 def _apply_outcome(

@@ -28,8 +28,8 @@ class Contribution(LedgerAggregate):
         risk_cost: Decimal
         # These two redeclare the base event's audit fields as constructor
         # arguments: for a posting, the source keys are part of the fact itself.
-        source_system: str  # type: ignore[assignment]
-        external_id: str  # type: ignore[assignment]
+        source_system: str
+        external_id: str
 
     def __init__(
         self,

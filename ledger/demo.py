@@ -87,11 +87,10 @@ def _worked_example_deductions_and_dispute(app: LedgerApplication) -> None:
         recorded = {}
         for code, text in (("B1", "visit not reported"), ("C7", "post-loan check late"),
                            ("S3", "customer complaint upheld")):
-            deduction, _ = app.record_deduction(
+            recorded[code] = app.record_deduction(
                 manager_id="M1", rule_code=code, occurrences=1, aggravated=False,
                 effective_on=date(2026, 2, 1), description=text,
-            )
-            recorded[code] = deduction
+            ).value
         app.record_deduction(
             manager_id="M3", rule_code="C9", occurrences=2, aggravated=False,
             effective_on=date(2026, 3, 1), description="inspection reports late",
@@ -99,8 +98,8 @@ def _worked_example_deductions_and_dispute(app: LedgerApplication) -> None:
     # M1 disputes S3 and a reviewer upholds it: the score becomes 940.
     m1 = AuditContext(actor="demo-m1", role="manager", request_id="demo")
     with acting_as(m1):
-        dispute, _ = app.file_dispute(
+        dispute = app.file_dispute(
             recorded["S3"].id, filed_by_manager_id="M1", reason="complaint was about a colleague"
-        )
+        ).value
     with acting_as(REVIEWER):
         app.decide_dispute(dispute.id, outcome="upheld", reason="complaint records agree")

@@ -95,5 +95,52 @@ class DuplicateFact(Conflict):
     default_title = "Duplicate fact"
 
 
+class RuleSetInvalid(InvalidInput):
+    """Raised when a rule-set document does not validate; `problems` maps JSON path to
+    messages, every problem at once (HTTP 422)."""
+
+    default_title = "Invalid rule set"
+
+    def __init__(self, problems: Mapping[str, Sequence[str]]) -> None:
+        shown = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in list(problems.items())[:5])
+        more = len(problems) - 5
+        suffix = f"; and {more} more" if more > 0 else ""
+        super().__init__(problems, detail=f"rule set invalid: {shown}{suffix}")
+
+    @property
+    def problems(self) -> dict[str, list[str]]:
+        return self.errors
+
+
+class PolicyRefusal(RuleViolation):
+    """Raised when the portfolio policy of the rule set refuses an assignment (HTTP 409)."""
+
+
+class ProjectionLagging(LedgerError):
+    """Raised when the projections could not reach the log's head within the bound (HTTP 503).
+
+    `retry_after` is a whole number of seconds after which the client may try again.
+    """
+
+    default_title = "Projections lagging"
+
+    def __init__(self, retry_after: int, detail: str) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class HeadFileInvalid(LedgerError):
+    """Raised when a signed-head file is unreadable, or its signature does not verify with
+    the trusted key."""
+
+    default_title = "Head file invalid"
+
+
+class BadFile(LedgerError):
+    """Raised when a file cannot be imported at all (for example, a missing column)."""
+
+    default_title = "File cannot be imported"
+
+
 def _summarise(errors: Mapping[str, Sequence[str]]) -> str:
     return "; ".join(f"{name}: {', '.join(msgs)}" for name, msgs in errors.items())

@@ -8,9 +8,9 @@ from typing import Any
 
 from eventsourcing.domain import event
 
-from ledger import periods
 from ledger.base import LedgerAggregate
 from ledger.ids import period_id
+from ledger.quarter import Quarter
 from ledger.rules import (
     FieldErrors,
     PeriodsCloseAfterTheyEnd,
@@ -37,7 +37,7 @@ class Period(LedgerAggregate):
         self._frozen: dict[str, Any] | None = None
 
     @classmethod
-    def open(cls, period: str | periods.Period) -> Period:
+    def open(cls, period: str | Quarter) -> Period:
         """Opens quarter `period` ("2026Q1") so it can later be closed."""
         errors = FieldErrors()
         text = errors.period("period", period)
@@ -50,8 +50,8 @@ class Period(LedgerAggregate):
         return None if self._frozen is None else as_json_object(self._frozen)
 
     @property
-    def quarter(self) -> periods.Period:
-        return periods.Period.parse(self.period)
+    def quarter(self) -> Quarter:
+        return Quarter.parse(self.period)
 
     def close(
         self, *, reason: str, today: date, freeze: Callable[[], Mapping[str, Any]]

@@ -19,7 +19,7 @@ from ledger.errors import (
     NotPermitted,
     RuleViolation,
 )
-from ledger.periods import Period
+from ledger.quarter import Quarter
 
 # Bounds on input (TIGER_STYLE: bound everything). They are technical limits
 # against mistakes and abuse, not business numbers, so they are not rule-set data.
@@ -108,7 +108,7 @@ class FieldErrors:
     def period(self, name: str, value: object) -> str:
         """A quarter like "2026Q1"; returns its canonical text ("" when refused)."""
         try:
-            return str(value if isinstance(value, Period) else Period.parse(value, field=name))
+            return str(value if isinstance(value, Quarter) else Quarter.parse(value, field=name))
         except InvalidInput as refused:
             for message in refused.errors[name]:
                 self.add(name, message)
@@ -485,7 +485,7 @@ class ApproverIsNotTheProposer(Rule):
 class PeriodsCloseAfterTheyEnd(Rule):
     """A period is closed only after its last day: earlier, its pay is not final yet."""
 
-    period: Period
+    period: Quarter
     today: date
 
     def is_broken(self) -> bool:
@@ -496,6 +496,28 @@ class PeriodsCloseAfterTheyEnd(Rule):
 
     def refusal(self) -> LedgerError:
         return RuleViolation(self.name, self.explain(), current_state="open")
+
+
+# --- Postings from source systems ---
+
+
+@dataclass(frozen=True)
+class PostingsAreIdentifiedByTheirSourceKeys(Rule):
+    """A source system's keys (source_system, external_id) name one fact forever: posting
+    them again with the same values is a harmless repeat, with other values a conflict."""
+
+    what: str
+    stored: Mapping[str, object]
+    requested: Mapping[str, object]
+
+    def is_broken(self) -> bool:
+        return any(self.stored.get(name) != value for name, value in self.requested.items())
+
+    def explain(self) -> str:
+        return f"{self.what} was already recorded with other values"
+
+    def refusal(self) -> LedgerError:
+        return DuplicateFact(self.explain(), rule=self.name)
 
 
 # --- Rule sets ---

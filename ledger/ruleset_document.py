@@ -13,6 +13,8 @@ from importlib.resources import files
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from ledger.errors import RuleSetInvalid
+
 DEFAULT_RULESET_FILE = "2026.1.json"
 
 GRADES = ("A", "B", "C")
@@ -57,17 +59,6 @@ _DISPUTE_KEYS = (
 _PORTFOLIO_KEYS = ("premium_requires_grade", "group_split", "span_factor")
 
 T = TypeVar("T")
-
-
-class RuleSetInvalid(Exception):
-    """A rule-set document that does not validate; `problems` maps JSON path → messages."""
-
-    def __init__(self, problems: Mapping[str, list[str]]) -> None:
-        self.problems: dict[str, list[str]] = {path: list(msgs) for path, msgs in problems.items()}
-        shown = "; ".join(f"{path}: {', '.join(msgs)}" for path, msgs in list(problems.items())[:5])
-        more = len(problems) - 5
-        suffix = f"; and {more} more" if more > 0 else ""
-        super().__init__(f"rule set invalid: {shown}{suffix}")
 
 
 @dataclass(frozen=True)

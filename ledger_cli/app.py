@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ledger.config import application_environment
+from persistence.config import application_environment
 
 if TYPE_CHECKING:
     from ledger.application import LedgerApplication

@@ -7,11 +7,12 @@ import sys
 
 import click
 
-from ledger.config import admin_database_url, database_url
 from ledger_cli.app import build_application
+from ledger_cli.imports import import_
 from ledger_cli.projections import projections
-from ledger_cli.tokens import import_, token
+from ledger_cli.tokens import token
 from ledger_cli.verify import head_key, verify_command
+from persistence.config import admin_database_url, database_url
 
 
 @click.group()
@@ -40,13 +41,13 @@ def upgrade() -> None:
 @main.command()
 def demo() -> None:
     """Load a small demo bank (the worked example of DESIGN §4 among it); print a token per role."""
-    from api.tokens import create_demo_tokens  # noqa: PLC0415
     from ledger.demo import load_demo  # noqa: PLC0415
+    from persistence.tokens import TokenStore  # noqa: PLC0415
 
     app = build_application()
     loaded = load_demo(app)
     click.echo("demo bank loaded" if loaded else "demo bank already loaded")
-    for role, secret in create_demo_tokens(app.recorder).items():
+    for role, secret in TokenStore.of(app).create_demo_tokens().items():
         click.echo(f"{role:<11} {secret}")
 
 

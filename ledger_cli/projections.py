@@ -18,7 +18,7 @@ MAX_PAGE = 10_000
 def _application() -> Any:
     # Imported here, so that `ledger --help` stays fast and needs no database.
     from ledger.application import LedgerApplication
-    from ledger.config import application_environment
+    from persistence.config import application_environment
 
     return LedgerApplication(env=application_environment())
 
@@ -26,7 +26,7 @@ def _application() -> Any:
 @contextmanager
 def _progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
     """Hands out one tqdm bar per stage (events, then managers) and closes them all."""
-    from tqdm import tqdm  # type: ignore[import-untyped]
+    from tqdm import tqdm
 
     bars: list[Any] = []
 
@@ -35,7 +35,9 @@ def _progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
             finished.close()  # One stage at a time: the previous bar is complete.
         shown = tqdm(total=total, unit=f" {unit}", desc=unit, file=sys.stderr, leave=True)
         bars.append(shown)
-        update: Callable[[int], None] = shown.update
+        def update(count: int) -> None:
+            shown.update(count)
+
         return update
 
     try:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from tqdm import tqdm
 
+from ledger.errors import HeadFileInvalid
 from ledger_cli.app import build_application
 from persistence.head import (
-    HeadFileInvalid,
     check_extends,
     generate_key,
     load_private_key,
@@ -21,13 +20,13 @@ from persistence.head import (
     sign_head,
     write_head,
 )
-from persistence.verify import Problem, VerifyResult, verify
+from persistence.verify import EventLog, Problem, VerifyResult, event_log, verify
 
 KEY_FILE = "LEDGER_HEAD_KEY_FILE"
 PUBLIC_KEY = "LEDGER_HEAD_PUBLIC_KEY"
 
 
-def _run_verify(recorder: Any) -> VerifyResult:
+def _run_verify(recorder: EventLog) -> VerifyResult:
     total = recorder.max_notification_id() or 0
     with tqdm(total=total, unit="event", desc="verify", file=sys.stderr, disable=None) as bar:
         return verify(recorder, progress=bar.update)
@@ -58,7 +57,7 @@ def _report(problem: Problem | None, checked: int) -> None:
 def verify_command(export_to: Path | None, against: Path | None) -> None:
     """Recompute the hash chain over the whole log and name the first bad position."""
     app = build_application()  # held: the application closes its pool when collected
-    recorder = app.recorder
+    recorder = event_log(app.recorder)
     result = _run_verify(recorder)
     problem = result.first_bad
     if against is not None:

@@ -19,13 +19,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from ledger.errors import HeadFileInvalid
 from persistence.verify import ChainSource, Problem, VerifyResult
 
 SIGNED_FIELDS = ("position", "link", "recorded_at", "exported_at")
-
-
-class HeadFileInvalid(Exception):
-    """The head file is unreadable, or its signature does not verify with the trusted key."""
 
 
 @dataclass(frozen=True)
@@ -72,15 +69,15 @@ def public_hex(key: Ed25519PublicKey) -> str:
 
 def sign_head(result: VerifyResult, key: Ed25519PrivateKey) -> SignedHead:
     """Sign the head of a log that verified."""
-    fields = {
-        "position": result.head_position,
-        "link": result.head_link.hex(),
-        "recorded_at": None if result.head_recorded_at is None
-        else result.head_recorded_at.astimezone(UTC).isoformat(),
-        "exported_at": datetime.now(UTC).isoformat(),
-    }
-    signature = key.sign(_canonical(fields)).hex()
-    return SignedHead(**fields, public_key=public_hex(key.public_key()), signature=signature)
+    recorded_at = (None if result.head_recorded_at is None
+                   else result.head_recorded_at.astimezone(UTC).isoformat())
+    exported_at = datetime.now(UTC).isoformat()
+    fields = {"position": result.head_position, "link": result.head_link.hex(),
+              "recorded_at": recorded_at, "exported_at": exported_at}
+    return SignedHead(position=result.head_position, link=result.head_link.hex(),
+                      recorded_at=recorded_at, exported_at=exported_at,
+                      public_key=public_hex(key.public_key()),
+                      signature=key.sign(_canonical(fields)).hex())
 
 
 def write_head(head: SignedHead, path: Path) -> None:

@@ -50,14 +50,14 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 
+from ledger.store import Append, Appended, StoredRequest
 from persistence.records import (
-    Appended,
+    IDEMPOTENCY_COLUMNS,
     ChainInput,
-    ExtraRow,
     Head,
     LogRow,
-    check_extra_row,
-    extra_rows,
+    append_of,
+    idempotency_values,
     plan_append,
 )
 
@@ -66,7 +66,8 @@ APPEND_LOCK_KEY = 7_300_417_001
 
 NOTIFY_CHANNEL = "ledger_events"
 
-psycopg2.extras.register_uuid()
+# The stubs leave register_uuid untyped; it takes no arguments here.
+psycopg2.extras.register_uuid()  # type: ignore[no-untyped-call]
 
 _ERROR_MAP: tuple[tuple[type[Exception], type[PersistenceError]], ...] = (
     (psycopg2.IntegrityError, IntegrityError),
@@ -415,12 +416,15 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
         appended = plan_append(head, now, stored_events)
         # The second and last round trip: the events, their chain links, any extra rows,
         # the wake-up for followers (delivered only on commit), and the COMMIT itself.
+        append = append_of(kwargs)
         statements = [
             self._events_insert(curs, stored_events, appended),
-            *(self._extra_insert(curs, row) for row in extra_rows(kwargs, appended)),
+            *self._idempotency_insert(curs, append, appended),
             f"NOTIFY {NOTIFY_CHANNEL}".encode(),
         ]
         curs.execute(b"; ".join(statements), commit=True)
+        if append is not None:
+            append.assigned.extend(appended)
         return [a.position for a in appended]
 
     def _events_insert(
@@ -461,13 +465,17 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
         )
 
     @staticmethod
-    def _extra_insert(curs: TxCursor, row: ExtraRow) -> bytes:
-        columns = check_extra_row(row)
-        placeholders = ", ".join(["%s"] * len(columns))
-        return curs.mogrify(
-            f"INSERT INTO {row.table} ({', '.join(columns)}) VALUES ({placeholders})",
-            [row.values[c] for c in columns],
-        )
+    def _idempotency_insert(
+        curs: TxCursor, append: Append | None, appended: Sequence[Appended]
+    ) -> list[bytes]:
+        if append is None or append.idempotency is None:
+            return []
+        values = idempotency_values(append.idempotency, appended)
+        return [curs.mogrify(
+            f"INSERT INTO idempotency ({', '.join(IDEMPOTENCY_COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * len(values))})",
+            values,
+        )]
 
     def select_notifications(
         self,
@@ -595,6 +603,45 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
             )
             value = curs.fetchone()[0]
             return 0 if value is None else int(value)
+
+
+    def select_appended(self, first: int, last: int) -> list[Appended]:
+        """What was assigned to the events at positions first..last, in order."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT e.position, e.recorded_at, c.link, e.originator_id, "
+                f"e.originator_version, e.topic FROM {self.events_table_name} e "
+                "JOIN event_chain c ON c.position = e.position "
+                "WHERE e.position BETWEEN %s AND %s ORDER BY e.position",
+                (first, last),
+            )
+            return [Appended(r[0], r[1], bytes(r[2]), _uuid_or_text(r[3]), r[4], r[5])
+                    for r in curs.fetchall()]
+
+    def existing_originators(self, ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these aggregate ids have events, in one query (not one per id)."""
+        if not ids:
+            return set()
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
+                "WHERE originator_id = ANY(%s)",
+                (list(ids),),
+            )
+            return {UUID(str(r[0])) for r in curs.fetchall()}
+
+    def find_request(self, scope: str, key: str) -> StoredRequest | None:
+        """The idempotency record of (scope, key), if one was stored."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT request_hash, status_code, response, first_position, position "
+                "FROM idempotency WHERE scope = %s AND idem_key = %s",
+                (scope, key),
+            )
+            row = curs.fetchone()
+        if row is None:
+            return None
+        return StoredRequest(str(row[0]), int(row[1]), bytes(row[2]), row[3], row[4])
 
 
 class PgSubscription(ListenNotifySubscription[PgApplicationRecorder]):
@@ -735,7 +782,7 @@ class Factory(InfrastructureFactory[PgTrackingRecorder]):
 
     def application_recorder(self) -> ApplicationRecorder:
         cls = self._topic_or(self.APPLICATION_RECORDER_TOPIC, self.application_recorder_class)
-        recorder = cls(self.datastore)
+        recorder: ApplicationRecorder = cls(self.datastore)
         self._maybe_create(recorder)
         return recorder
 
@@ -751,7 +798,7 @@ class Factory(InfrastructureFactory[PgTrackingRecorder]):
 
     def process_recorder(self) -> ProcessRecorder:
         cls = self._topic_or(self.PROCESS_RECORDER_TOPIC, self.process_recorder_class)
-        recorder = cls(self.datastore)
+        recorder: ProcessRecorder = cls(self.datastore)
         self._maybe_create(recorder)
         return recorder
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
+
+from ledger.store import APPEND, Append, Appended, IdempotencyRecord
 
 GENESIS_LINK = bytes(32)
 """The link before the first event: 32 zero bytes."""
@@ -29,30 +31,6 @@ class Head:
     position: int = 0
     recorded_at: datetime | None = None
     link: bytes = GENESIS_LINK
-
-
-@dataclass(frozen=True)
-class Appended:
-    """What the ledger assigned to one stored event when it appended it."""
-
-    position: int
-    recorded_at: datetime
-    link: bytes
-    originator_id: UUID | str
-    originator_version: int
-    topic: str
-
-
-@dataclass(frozen=True)
-class ExtraRow:
-    """A row of a support table that must commit atomically with the events it belongs to.
-
-    Only tables named in `EXTRA_ROW_COLUMNS` may be written this way; the column names
-    are checked against that list so that no caller-supplied text reaches SQL as a name.
-    """
-
-    table: str
-    values: Mapping[str, Any] = field(default_factory=dict)
 
 
 class ChainInput(NamedTuple):
@@ -81,36 +59,24 @@ class LogRow:
     link: bytes | None
 
 
-AppendHook = Callable[[Sequence[Appended]], Sequence[ExtraRow]]
-"""Called inside the append transaction with what was assigned; returns rows to insert."""
-
-APPEND_HOOK = "append_hook"
-"""The keyword under which `Application.save(..., append_hook=...)` passes a hook down."""
-
-EXTRA_ROW_COLUMNS: Mapping[str, tuple[str, ...]] = {
-    "idempotency": (
-        "scope",
-        "idem_key",
-        "request_hash",
-        "status_code",
-        "response",
-        "position",
-        "recorded_at",
-    ),
-}
+IDEMPOTENCY_COLUMNS = (
+    "scope", "idem_key", "request_hash", "status_code", "response",
+    "first_position", "position", "recorded_at",
+)
+"""The columns of an idempotency row, in the order `idempotency_values` gives them."""
 
 
-def check_extra_row(row: ExtraRow) -> tuple[str, ...]:
-    """Return the row's columns in table order, refusing unknown tables or columns."""
-    columns = EXTRA_ROW_COLUMNS.get(row.table)
-    if columns is None:
-        msg = f"Table {row.table!r} cannot be written with an append"
-        raise ValueError(msg)
-    unknown = set(row.values) - set(columns)
-    if unknown:
-        msg = f"Unknown columns for {row.table!r}: {sorted(unknown)}"
-        raise ValueError(msg)
-    return tuple(c for c in columns if c in row.values)
+def append_of(kwargs: Mapping[str, Any]) -> Append | None:
+    """The `Append` a save passed down, if any (see ledger.store)."""
+    append = kwargs.get(APPEND)
+    return append if isinstance(append, Append) else None
+
+
+def idempotency_values(record: IdempotencyRecord, assigned: Sequence[Appended]) -> tuple[Any, ...]:
+    """The row that stores `record` beside the events it caused (first and last position)."""
+    first, last = assigned[0], assigned[-1]
+    return (record.scope, record.key, record.request_hash, record.status_code, record.note,
+            first.position, last.position, last.recorded_at)
 
 
 def to_micros(instant: datetime) -> int:
@@ -226,9 +192,3 @@ def plan_append(head: Head, now: datetime, stored_events: Sequence[StoredEvent])
             )
         )
     return appended
-
-
-def extra_rows(kwargs: Mapping[str, Any], appended: Sequence[Appended]) -> Sequence[ExtraRow]:
-    """Run the caller's append hook, if any, inside the append transaction."""
-    hook: AppendHook | None = kwargs.get(APPEND_HOOK)
-    return hook(appended) if hook is not None else ()

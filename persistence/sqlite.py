@@ -39,15 +39,15 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import strtobool
 
+from ledger.store import Appended, StoredRequest
 from persistence.records import (
-    Appended,
+    IDEMPOTENCY_COLUMNS,
     ChainInput,
-    ExtraRow,
     Head,
     LogRow,
-    check_extra_row,
-    extra_rows,
+    append_of,
     from_micros,
+    idempotency_values,
     originator_text,
     plan_append,
     to_micros,
@@ -109,8 +109,15 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
             return []
         appended = plan_append(self._head(c), datetime.now(UTC), stored_events)
         self._write_events(c, stored_events, appended)
-        for row in extra_rows(kwargs, appended):
-            self._write_extra(c, row)
+        append = append_of(kwargs)
+        if append is not None:
+            if append.idempotency is not None:
+                values = idempotency_values(append.idempotency, appended)
+                c.execute(f"INSERT INTO idempotency ({', '.join(IDEMPOTENCY_COLUMNS)}) "
+                          f"VALUES ({', '.join('?' * len(values))})",
+                          [_sqlite_value(v) for v in values])
+            # Handed back only once the statements succeeded; the commit follows.
+            append.assigned.extend(appended)
         return [a.position for a in appended]
 
     def _head(self, c: SQLiteCursor) -> Head:
@@ -145,16 +152,6 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
         c.executemany(
             "INSERT INTO event_chain (position, link) VALUES (?,?)",
             [(a.position, a.link) for a in appended],
-        )
-
-    @staticmethod
-    def _write_extra(c: SQLiteCursor, row: ExtraRow) -> None:
-        columns = check_extra_row(row)
-        values = [_sqlite_value(row.values[col]) for col in columns]
-        c.execute(
-            f"INSERT INTO {row.table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))})",
-            values,
         )
 
     def select_notifications(
@@ -275,6 +272,46 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
             return 0 if value is None else int(value)
 
 
+    def select_appended(self, first: int, last: int) -> list[Appended]:
+        """What was assigned to the events at positions first..last, in order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT e.position, e.recorded_at, ch.link, e.originator_id, "
+                f"e.originator_version, e.topic FROM {self.events_table_name} e "
+                "JOIN event_chain ch ON ch.position = e.position "
+                "WHERE e.position BETWEEN ? AND ? ORDER BY e.position",
+                (first, last),
+            )
+            return [Appended(r[0], from_micros(r[1]), bytes(r[2]),
+                             self.convert_originator_id(r[3]), r[4], r[5])
+                    for r in c.fetchall()]
+
+    def existing_originators(self, ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these aggregate ids have events, in one query (not one per id)."""
+        if not ids:
+            return set()
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
+                f"WHERE originator_id IN ({','.join('?' * len(ids))})",
+                [i.hex for i in ids],
+            )
+            return {UUID(hex=str(r[0])) for r in c.fetchall()}
+
+    def find_request(self, scope: str, key: str) -> StoredRequest | None:
+        """The idempotency record of (scope, key), if one was stored."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT request_hash, status_code, response, first_position, position "
+                "FROM idempotency WHERE scope = ? AND idem_key = ?",
+                (scope, key),
+            )
+            row = c.fetchone()
+        if row is None:
+            return None
+        return StoredRequest(str(row[0]), int(row[1]), bytes(row[2]), row[3], row[4])
+
+
 def _sqlite_value(value: Any) -> Any:
     # SQLite has no timestamp type: instants are stored as epoch microseconds.
     if isinstance(value, datetime):
@@ -338,8 +375,8 @@ class SqliteProcessRecorder(SqliteTrackingRecorder, SqliteApplicationRecorder, P
 class Factory(library_sqlite.SQLiteFactory):
     """Builds our SQLite recorders; tables are created only when CREATE_TABLE says so."""
 
-    aggregate_recorder_class = SqliteAggregateRecorder  # type: ignore[assignment]
-    application_recorder_class = SqliteApplicationRecorder  # type: ignore[assignment]
+    aggregate_recorder_class = SqliteAggregateRecorder
+    application_recorder_class = SqliteApplicationRecorder
     tracking_recorder_class = SqliteTrackingRecorder
     process_recorder_class = SqliteProcessRecorder  # type: ignore[assignment]
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from persistence.records import GENESIS_LINK, ChainInput, from_micros, link_from_parts
+from persistence.records import GENESIS_LINK, ChainInput, LogRow, from_micros, link_from_parts
 
 PAGE_SIZE = 10_000
 REORDER_WINDOW = 64
@@ -43,6 +43,7 @@ class VerifyResult:
     first_bad: Problem | None = None
 
 
+@runtime_checkable
 class ChainSource(Protocol):
     """What verify needs from a recorder: pages of chain inputs and pages of links."""
 
@@ -51,6 +52,22 @@ class ChainSource(Protocol):
     def select_links(
         self, after: int, up_to: int | None, limit: int
     ) -> list[tuple[int, bytes]]: ...
+
+
+@runtime_checkable
+class EventLog(ChainSource, Protocol):
+    """Our recorders as auditors read them: the log page by page, its head, its chain."""
+
+    def select_log(self, after: int, limit: int) -> list[LogRow]: ...
+
+    def max_notification_id(self) -> int | None: ...
+
+
+def event_log(recorder: object) -> EventLog:
+    """The application's recorder as an event log (only our recorders are)."""
+    if not isinstance(recorder, EventLog):
+        raise TypeError(f"{type(recorder).__name__} does not keep a chained event log")
+    return recorder
 
 
 def expected_link(previous: bytes, position: int, row: ChainInput) -> bytes:
@@ -80,7 +97,7 @@ class _Walk:
         self.checked += 1
 
 
-def verify(source: ChainSource, progress: Callable[[int], None] | None = None) -> VerifyResult:
+def verify(source: ChainSource, progress: Callable[[int], object] | None = None) -> VerifyResult:
     """Walk the whole log; stop at the first wrong position and say what is wrong there."""
     walk = _Walk()
     for rows in _pages(source):

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledger.errors import Conflict
-from ledger.periods import Period
+from ledger.quarter import Quarter
 from projections.compute import pay_result, rules_for, score_result
 from projections.factset import ClosingFact, FactSet
 
@@ -46,13 +46,13 @@ ALWAYS_LISTED = frozenset(
 class Correction:
     """One event recorded after a period's freeze that corrects the period's figures."""
 
-    period: Period
+    period: Quarter
     position: int
     effective_on: date | None
     changes: dict[str, Any]
     """Each figure the event moved, by how much (score points, money as Decimal)."""
     actual_pay_after: Decimal
-    carried_into: Period
+    carried_into: Quarter
 
     @property
     def actual_pay_delta(self) -> Decimal:
@@ -60,11 +60,13 @@ class Correction:
         return delta if isinstance(delta, Decimal) else Decimal(delta)
 
 
-def closings_by_period(closings: tuple[ClosingFact, ...]) -> dict[Period, ClosingFact]:
-    return {Period.parse(c.period): c for c in closings}
+def closings_by_period(closings: tuple[ClosingFact, ...]) -> dict[Quarter, ClosingFact]:
+    return {Quarter.parse(c.period): c for c in closings}
 
 
-def carried_into(closings: dict[Period, ClosingFact], corrected: Period, position: int) -> Period:
+def carried_into(
+    closings: dict[Quarter, ClosingFact], corrected: Quarter, position: int
+) -> Quarter:
     """The first period after `corrected` whose figures were not yet frozen at `position`."""
     period = corrected.next()
     while (closing := closings.get(period)) is not None and closing.freeze_position < position:
@@ -72,7 +74,7 @@ def carried_into(closings: dict[Period, ClosingFact], corrected: Period, positio
     return period
 
 
-def carry_start(closings: dict[Period, ClosingFact], period: Period) -> Period:
+def carry_start(closings: dict[Quarter, ClosingFact], period: Quarter) -> Quarter:
     """The earliest period whose corrections may be carried into `period`: the run of closed
     periods just before it (at most MAX_CARRY_BACK), or `period` itself."""
     start = period
@@ -84,8 +86,8 @@ def carry_start(closings: dict[Period, ClosingFact], period: Period) -> Period:
 
 
 def corrections(
-    facts: FactSet, manager_id: str, period: Period, since: int,
-    closings: dict[Period, ClosingFact],
+    facts: FactSet, manager_id: str, period: Quarter, since: int,
+    closings: dict[Quarter, ClosingFact],
 ) -> list[Correction]:
     """The events after position `since` that changed the manager's full-period figures
     for `period`, each with the change it made (the figures replayed event by event)."""
@@ -112,7 +114,7 @@ def corrections(
 
 
 def carried_in(
-    facts: FactSet, manager_id: str, period: Period, closings: dict[Period, ClosingFact]
+    facts: FactSet, manager_id: str, period: Quarter, closings: dict[Quarter, ClosingFact]
 ) -> list[Correction]:
     """Corrections of closed earlier periods whose money is paid with `period`."""
     found: list[Correction] = []
@@ -133,7 +135,7 @@ def carried_in(
     return sorted(found, key=lambda c: c.position)
 
 
-def restated(facts: FactSet, manager_id: str, period: Period) -> dict[str, Any] | None:
+def restated(facts: FactSet, manager_id: str, period: Quarter) -> dict[str, Any] | None:
     """The full-period figures as known at the facts' cut (None: nothing to compute yet)."""
     if all(m.manager_id != manager_id for m in facts.managers):
         return None
@@ -146,7 +148,7 @@ def restated(facts: FactSet, manager_id: str, period: Period) -> dict[str, Any] 
 
 
 def touching(
-    facts: FactSet, manager_id: str, period: Period, since: int
+    facts: FactSet, manager_id: str, period: Quarter, since: int
 ) -> dict[int, tuple[str, date | None]]:
     """Positions after `since` of facts that may change the manager's figures for `period`,
     each with its kind and business date."""
@@ -174,7 +176,7 @@ def touching(
 
 
 def _deduction_facts(
-    found: dict[int, tuple[str, date | None]], facts: FactSet, manager_id: str, period: Period
+    found: dict[int, tuple[str, date | None]], facts: FactSet, manager_id: str, period: Quarter
 ) -> None:
     mine = {d.deduction_id: d for d in facts.deductions
             if d.manager_id == manager_id and period.contains(d.effective_on)}
@@ -193,7 +195,7 @@ def _deduction_facts(
 
 
 def _adjustment_facts(
-    found: dict[int, tuple[str, date | None]], facts: FactSet, manager_id: str, period: Period
+    found: dict[int, tuple[str, date | None]], facts: FactSet, manager_id: str, period: Quarter
 ) -> None:
     mine = {a.adjustment_id for a in facts.adjustments
             if a.manager_id == manager_id and a.period == str(period)}

@@ -19,7 +19,7 @@ from decimal import Decimal
 from ledger.calculation.pay import Holding, PayFigure, Posting, pay_for, posting_amount
 from ledger.calculation.score import CountedDeduction, ScoreFigure, score_for
 from ledger.errors import Conflict
-from ledger.periods import Period
+from ledger.quarter import Quarter
 from ledger.ruleset_document import RuleSetDocument
 from projections.factset import (
     AdjustmentChange,
@@ -51,7 +51,7 @@ MAX_TIMELINE_ITEMS = 2_000
 """A bound on one timeline (TB); a real manager has a few dozen items a quarter."""
 
 
-def rules_for(facts: FactSet, period: Period, version: str | None = None) -> RuleSetFact:
+def rules_for(facts: FactSet, period: Quarter, version: str | None = None) -> RuleSetFact:
     """Version `version` if given (a shadow), else the one in force for the period."""
     if version is not None:
         return facts.rulesets.version(version)
@@ -122,7 +122,7 @@ def _counted(
 
 
 def counted_adjustments(
-    facts: FactSet, manager_id: str, period: Period
+    facts: FactSet, manager_id: str, period: Quarter
 ) -> list[tuple[AdjustmentFact, AdjustmentChange]]:
     """Approved (and not reversed) adjustments, each with its approval."""
     latest_change = {c.adjustment_id: c for c in facts.adjustment_changes}
@@ -136,7 +136,7 @@ def counted_adjustments(
 
 
 def score_result(
-    facts: FactSet, manager_id: str, period: Period, as_of: date, rules: RuleSetDocument
+    facts: FactSet, manager_id: str, period: Quarter, as_of: date, rules: RuleSetDocument
 ) -> ScoreResult:
     changes = _changes_by_deduction(facts)
     disputed = _disputed_deductions(facts)
@@ -167,7 +167,7 @@ class Interval:
     def holds_on(self, day: date) -> bool:
         return self.held_from <= day and (self.held_to is None or day < self.held_to)
 
-    def overlaps(self, period: Period) -> bool:
+    def overlaps(self, period: Quarter) -> bool:
         return self.held_from <= period.last_day and (
             self.held_to is None or self.held_to > period.first_day
         )
@@ -217,7 +217,7 @@ def grade_on(facts: FactSet, manager_id: str, day: date) -> str:
     return grades[-1].grade
 
 
-def target_of(facts: FactSet, manager_id: str, period: Period) -> TargetFact | None:
+def target_of(facts: FactSet, manager_id: str, period: Quarter) -> TargetFact | None:
     mine = (t for t in facts.targets if t.manager_id == manager_id and t.period == str(period))
     return latest(mine)
 
@@ -252,7 +252,7 @@ def _posting(c: ContributionFact) -> Posting:
 
 
 def pay_result(
-    facts: FactSet, manager_id: str, period: Period, as_of: date, rules: RuleSetDocument,
+    facts: FactSet, manager_id: str, period: Quarter, as_of: date, rules: RuleSetDocument,
     score: int,
 ) -> PayResult:
     spans = intervals(facts, as_of)
@@ -288,14 +288,14 @@ def posting_effect(c: ContributionFact, rules: RuleSetDocument) -> Decimal:
 # --- periods and portfolio ----------------------------------------------------------------
 
 
-def periods_of(facts: FactSet, manager_id: str) -> list[Period]:
+def periods_of(facts: FactSet, manager_id: str) -> list[Quarter]:
     """The periods a manager has figures for: any deduction, adjustment, target or posting."""
-    found: set[Period] = set()
-    found.update(Period.of(d.effective_on) for d in facts.deductions if d.manager_id == manager_id)
-    found.update(Period.parse(a.period) for a in facts.adjustments if a.manager_id == manager_id)
-    found.update(Period.parse(t.period) for t in facts.targets if t.manager_id == manager_id)
+    found: set[Quarter] = set()
+    found.update(Quarter.of(d.effective_on) for d in facts.deductions if d.manager_id == manager_id)
+    found.update(Quarter.parse(a.period) for a in facts.adjustments if a.manager_id == manager_id)
+    found.update(Quarter.parse(t.period) for t in facts.targets if t.manager_id == manager_id)
     spans = intervals(facts, ALWAYS)
-    found.update(Period.of(c.booked_on) for c in attributed(facts, spans, manager_id, ALWAYS))
+    found.update(Quarter.of(c.booked_on) for c in attributed(facts, spans, manager_id, ALWAYS))
     return sorted(found)
 
 
@@ -324,7 +324,7 @@ class Moment:
     effective_on: date | None
 
 
-def moments(facts: FactSet, manager_id: str, period: Period, as_of: date) -> list[Moment]:
+def moments(facts: FactSet, manager_id: str, period: Quarter, as_of: date) -> list[Moment]:
     """Every fact that can move the score, in log order."""
     mine = {
         d.deduction_id: d for d in facts.deductions
@@ -370,7 +370,7 @@ class Step:
 
 
 def score_steps(
-    facts: FactSet, manager_id: str, period: Period, as_of: date
+    facts: FactSet, manager_id: str, period: Quarter, as_of: date
 ) -> Iterable[Step]:
     """The score after each moment that moved it (or that always moves it), in log order."""
     previous: int | None = None

@@ -256,29 +256,36 @@ def ruleset_published(e: Any, position: int, names: Names) -> list[Fact]:
     return [Fact("rm_ruleset_publications", dict(version=e.version, position=position))]
 
 
+def event_of(aggregate: type[Any], name: str) -> type[Any]:
+    """An event class that an aggregate's `@event("Name")` method declared (the library
+    makes such classes at class creation, so a type checker cannot see them as attributes)."""
+    found: type[Any] = getattr(aggregate, name)
+    return found
+
+
 FACT_FUNCTIONS: dict[type[Any], FactFunction] = {
     Manager.Registered: manager_registered,
-    Manager.GradeChanged: grade_changed,  # type: ignore[attr-defined]
-    Manager.TargetSet: target_set,  # type: ignore[attr-defined]
-    Manager.TargetChanged: target_changed,  # type: ignore[attr-defined]
+    event_of(Manager, "GradeChanged"): grade_changed,
+    event_of(Manager, "TargetSet"): target_set,
+    event_of(Manager, "TargetChanged"): target_changed,
     Customer.Registered: customer_registered,
-    Customer.Assigned: customer_assigned,  # type: ignore[attr-defined]
-    Customer.Reassigned: customer_reassigned,  # type: ignore[attr-defined]
+    event_of(Customer, "Assigned"): customer_assigned,
+    event_of(Customer, "Reassigned"): customer_reassigned,
     Contribution.Posted: contribution_posted,
     Deduction.Recorded: deduction_recorded,
-    Deduction.Amended: deduction_amended,  # type: ignore[attr-defined]
-    Deduction.Voided: deduction_voided,  # type: ignore[attr-defined]
+    event_of(Deduction, "Amended"): deduction_amended,
+    event_of(Deduction, "Voided"): deduction_voided,
     Dispute.Filed: dispute_filed,
-    Dispute.Decided: dispute_decided,  # type: ignore[attr-defined]
-    Dispute.AppealFiled: appeal_filed,  # type: ignore[attr-defined]
-    Dispute.AppealDecided: appeal_decided,  # type: ignore[attr-defined]
+    event_of(Dispute, "Decided"): dispute_decided,
+    event_of(Dispute, "AppealFiled"): appeal_filed,
+    event_of(Dispute, "AppealDecided"): appeal_decided,
     Adjustment.Proposed: adjustment_proposed,
-    Adjustment.Approved: adjustment_approved,  # type: ignore[attr-defined]
-    Adjustment.Rejected: adjustment_rejected,  # type: ignore[attr-defined]
-    Adjustment.Reversed: adjustment_reversed,  # type: ignore[attr-defined]
-    RuleBook.Drafted: ruleset_drafted,  # type: ignore[attr-defined]
-    RuleBook.Published: ruleset_published,  # type: ignore[attr-defined]
-    Period.Closed: period_closed,  # type: ignore[attr-defined]
+    event_of(Adjustment, "Approved"): adjustment_approved,
+    event_of(Adjustment, "Rejected"): adjustment_rejected,
+    event_of(Adjustment, "Reversed"): adjustment_reversed,
+    event_of(RuleBook, "Drafted"): ruleset_drafted,
+    event_of(RuleBook, "Published"): ruleset_published,
+    event_of(Period, "Closed"): period_closed,
 }
 
 TOPICS: frozenset[str] = frozenset(get_topic(cls) for cls in FACT_FUNCTIONS)
@@ -286,11 +293,12 @@ TOPICS: frozenset[str] = frozenset(get_topic(cls) for cls in FACT_FUNCTIONS)
 
 # Events that name their aggregate only by id, and the registration that gives its name.
 _MANAGER_CHANGES: tuple[type[Any], ...] = (
-    Manager.GradeChanged, Manager.TargetSet, Manager.TargetChanged,  # type: ignore[attr-defined]
+    event_of(Manager, "GradeChanged"), event_of(Manager, "TargetSet"),
+    event_of(Manager, "TargetChanged"),
 )
 NAMED_BY_MANAGER = frozenset(get_topic(c) for c in _MANAGER_CHANGES)
 NAMED_BY_CUSTOMER = frozenset(
-    get_topic(c) for c in (Customer.Assigned, Customer.Reassigned)  # type: ignore[attr-defined]
+    get_topic(c) for c in (event_of(Customer, "Assigned"), event_of(Customer, "Reassigned"))
 )
 
 

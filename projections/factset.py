@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Select, Table, select
 
 from ledger.errors import NotFound
-from ledger.periods import Period
+from ledger.quarter import Quarter
 from ledger.ruleset_document import RuleSetDocument, parse_ruleset
 from projections import tables as t
 
@@ -212,7 +212,7 @@ class RuleSets:
     drafts: tuple[RuleSetFact, ...] = ()
     publications: tuple[Publication, ...] = ()
 
-    def in_force(self, period: Period) -> RuleSetFact | None:
+    def in_force(self, period: Quarter) -> RuleSetFact | None:
         """The most recently published version effective on or before the period's first day."""
         drafts = {d.version: d for d in self.drafts}
         for publication in sorted(self.publications, key=lambda p: p.position, reverse=True):
@@ -328,7 +328,7 @@ def load(
     conn: Connection,
     manager_ids: Sequence[str],
     cut: int,
-    period: Period | None = None,
+    period: Quarter | None = None,
     postings: bool = True,
     booked_from: date | None = None,
 ) -> FactSet:

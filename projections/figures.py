@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, union
 from sqlalchemy.sql import Select
 
 from ledger.errors import Conflict
-from ledger.periods import Period
+from ledger.quarter import Quarter
 from ledger.ruleset_document import RuleSetDocument
 from projections import tables as t
 from projections.compute import (
@@ -76,7 +76,7 @@ def figure_rows(facts: FactSet, view: str, version: str | None) -> list[dict[str
 
 
 def _row(
-    facts: FactSet, view: str, manager_id: str, period: Period, rules: RuleSetDocument
+    facts: FactSet, view: str, manager_id: str, period: Quarter, rules: RuleSetDocument
 ) -> dict[str, Any]:
     score = score_result(facts, manager_id, period, ALWAYS, rules).figure
     pay = pay_result(facts, manager_id, period, ALWAYS, rules, score.score).figure
@@ -391,8 +391,8 @@ def _explained(
     old_rules = _document(conn, old.ruleset_version if old is not None else None)
     new_rules = _document(conn, new.ruleset_version if new is not None else None)
     positions = [r.position for r in (old, new) if r is not None]
-    facts = load(conn, [manager_id], max(positions), Period.parse(period_text))
-    events = _behind(facts, manager_id, Period.parse(period_text), old_rules, new_rules,
+    facts = load(conn, [manager_id], max(positions), Quarter.parse(period_text))
+    events = _behind(facts, manager_id, Quarter.parse(period_text), old_rules, new_rules,
                      since=min(positions))
     return KeyDiff(
         manager_id, period_text,
@@ -408,7 +408,7 @@ def _explained(
 
 
 def _behind(
-    facts: FactSet, manager_id: str, period: Period, old: RuleSetDocument | None,
+    facts: FactSet, manager_id: str, period: Quarter, old: RuleSetDocument | None,
     new: RuleSetDocument | None, since: int,
 ) -> list[dict[str, Any]]:
     """The deductions and postings behind the figures, each with its effect under both rules."""

@@ -22,8 +22,8 @@ from uuid import UUID
 from sqlalchemy import func, select
 
 from ledger.application import LedgerApplication
-from ledger.errors import Conflict, InvalidInput
-from ledger.periods import Period
+from ledger.errors import Conflict, InvalidInput, ProjectionLagging
+from ledger.quarter import Quarter
 from projections import tables as t
 from projections.closing import (
     Correction,
@@ -47,7 +47,7 @@ from projections.compute import (
 )
 from projections.database import reading, tracked
 from projections.factset import ClosingFact, FactSet, load, load_closings
-from projections.runner import FACTS, FactsProjection, ProjectionLagging
+from projections.runner import FACTS, FactsProjection
 
 __all__ = ["Figures", "ProjectionLagging"]
 
@@ -100,14 +100,14 @@ class Figures:
         return _Cut(as_of or self.app.today(), instant, position)
 
     def _load(
-        self, manager_id: str, cut: _Cut, period: Period | None = None, postings: bool = False
+        self, manager_id: str, cut: _Cut, period: Quarter | None = None, postings: bool = False
     ) -> FactSet:
         with reading(self.engine) as conn:
             facts = load(conn, [manager_id], cut.position, period, postings=postings)
         facts.manager(manager_id)  # NotFound for a manager unknown at that cut
         return facts
 
-    def _load_for_pay(self, manager_ids: list[str], position: int, period: Period) -> FactSet:
+    def _load_for_pay(self, manager_ids: list[str], position: int, period: Quarter) -> FactSet:
         """The facts a pay answer needs: the period's postings, and those of the closed
         periods just before it whose corrections may be paid with it."""
         with reading(self.engine) as conn:
@@ -124,7 +124,7 @@ class Figures:
         """{score, rating, error_points, adjustment_points, disqualified, ruleset_version,
         as_of, known_at}; with `explain`, each deduction and adjustment with its effect and
         log position, and the rule-set parameters used."""
-        quarter = Period.parse(period)
+        quarter = Quarter.parse(period)
         cut = self._cut(as_of, known_at)
         facts = self._load(manager_id, cut, quarter)
         result = self._score(facts, manager_id, quarter, cut)
@@ -146,7 +146,7 @@ class Figures:
         """{base_salary, stock_task, incremental_task, target, actual, performance_pay, score,
         actual_pay, ruleset_version, as_of, known_at}, money as Decimal rounded to 0.01; with
         `explain`, the calculation steps, holdings, postings and target, and the parameters."""
-        quarter = Period.parse(period)
+        quarter = Quarter.parse(period)
         cut = self._cut(as_of, known_at)
         facts = self._load_for_pay([manager_id], cut.position, quarter)
         facts.manager(manager_id)  # NotFound for a manager unknown at that cut
@@ -154,7 +154,7 @@ class Figures:
         return self._with_log_details(answer, closings_by_period(facts.closings).get(quarter))
 
     def _pay_answer(
-        self, facts: FactSet, manager_id: str, period: Period, cut: _Cut, explain: bool
+        self, facts: FactSet, manager_id: str, period: Quarter, cut: _Cut, explain: bool
     ) -> dict[str, Any]:
         """The pay answer; for a closed period (as_of at or after its end) the frozen
         figures, with the corrections recorded since as prior-period adjustments."""
@@ -202,7 +202,7 @@ class Figures:
     def pay_to_freeze(self, period: str) -> dict[str, Any]:
         """Every manager's full-period pay at the head of the log now, for a closing to
         keep: {period, as_of, known_at, position, managers: {id: figures as text}}."""
-        quarter = Period.parse(period)
+        quarter = Quarter.parse(period)
         position = int(self.app.recorder.max_notification_id() or 0)
         self._ensure(position)
         known_at = self._logged([position]).get(position, (None, self.app.clock()))[1]
@@ -229,7 +229,7 @@ class Figures:
                            "in one request")
         return found
 
-    def _score(self, facts: FactSet, manager_id: str, period: Period, cut: _Cut) -> ScoreResult:
+    def _score(self, facts: FactSet, manager_id: str, period: Quarter, cut: _Cut) -> ScoreResult:
         rules = rules_for(facts, period).document
         return score_result(facts, manager_id, period, cut.as_of, rules)
 
@@ -257,7 +257,7 @@ class Figures:
         """Every event that moved the score, in log order: {items: [{position, recorded_at,
         type, effective_on, effect, score_after, ruleset_version}], ...}. A rule-set
         publication appears when it moved the score."""
-        quarter = Period.parse(period)
+        quarter = Quarter.parse(period)
         cut = self._cut(as_of, known_at)
         facts = self._load(manager_id, cut, quarter)
         steps = list(score_steps(facts, manager_id, quarter, cut.as_of))
@@ -314,7 +314,7 @@ class Figures:
 
 
 def _pay_figures(
-    result: PayResult, manager_id: str, period: Period, cut: _Cut
+    result: PayResult, manager_id: str, period: Quarter, cut: _Cut
 ) -> dict[str, Any]:
     figure = result.figure
     return dict(
@@ -327,7 +327,7 @@ def _pay_figures(
 
 
 def _frozen_pay(
-    closing: ClosingFact | None, manager_id: str, period: Period, as_of: date
+    closing: ClosingFact | None, manager_id: str, period: Quarter, as_of: date
 ) -> dict[str, Any] | None:
     """The manager's frozen pay, when the answer is the closed period's final figure.
 

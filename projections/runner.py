@@ -27,7 +27,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, Engine, delete, func, select
 
 from ledger.application import LedgerApplication
-from ledger.errors import LedgerError
+from ledger.errors import ProjectionLagging
 from projections import tables as t
 from projections.database import (
     advance,
@@ -50,19 +50,6 @@ MAX_RETRY_AFTER = 60
 
 Progress = Callable[[int], None]
 """Told how many more events (or managers) were processed."""
-
-
-class ProjectionLagging(LedgerError):
-    """The projections could not reach the log's head within the bound (HTTP 503).
-
-    `retry_after` is a whole number of seconds after which the client may try again.
-    """
-
-    default_title = "Projections lagging"
-
-    def __init__(self, retry_after: int, detail: str) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
 
 
 def _no_progress(_: int) -> None:

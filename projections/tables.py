@@ -8,71 +8,18 @@ Money is NUMERIC on PostgreSQL and exact decimal TEXT on SQLite, always Decimal 
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
-
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     Date,
-    DateTime,
-    Dialect,
     Integer,
     MetaData,
-    Numeric,
     Table,
     Text,
 )
-from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from persistence.records import from_micros, to_micros
-
-
-class Money(TypeDecorator[Decimal]):
-    """NUMERIC on PostgreSQL; on SQLite the decimal's exact text, never a float."""
-
-    impl = Text
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(Numeric(asdecimal=True))
-        return dialect.type_descriptor(Text())
-
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
-        if value is None or dialect.name == "postgresql":
-            return value
-        if not isinstance(value, Decimal):
-            raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
-        return format(value, "f")
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(value)
-
-
-class Instant(TypeDecorator[datetime]):
-    """A recording time: timestamptz on PostgreSQL, epoch microseconds on SQLite (0001)."""
-
-    impl = BigInteger
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(DateTime(timezone=True))
-        return dialect.type_descriptor(BigInteger())
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        if value is None or dialect.name == "postgresql":
-            return value
-        return to_micros(value)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None or isinstance(value, datetime):
-            return value
-        return from_micros(int(value))
-
+from persistence.columns import Instant, Money
 
 metadata = MetaData()
 

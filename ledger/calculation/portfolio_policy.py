@@ -6,20 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ledger.errors import PolicyRefusal
 from ledger.ruleset_document import GRADES, PortfolioRules, RuleSetDocument
 
 PREMIUM_CLASS = "premium"
 MAX_NAMED_IN_MESSAGE = 5
 """How many other holders a warning names before it says "and N more" (bounded messages)."""
-
-
-class PolicyRefusal(Exception):
-    """An assignment the rule set refuses; `rule` names the rule, `detail` says why."""
-
-    def __init__(self, rule: str, detail: str) -> None:
-        self.rule = rule
-        self.detail = detail
-        super().__init__(f"{rule}: {detail}")
 
 
 @dataclass(frozen=True)

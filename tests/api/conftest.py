@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from api import LEDGER, create_app
-from api.tokens import TokenStore
+from persistence.tokens import TokenStore
 from persistence.url import environment_for
 
 PROBLEM_JSON = "application/problem+json"
@@ -42,7 +42,7 @@ class Harness:
         self.ledger: Any = app.extensions[LEDGER]
         self.ledger.ensure_rulebook()
         self.client: FlaskClient = app.test_client()
-        store = TokenStore(self.ledger.recorder)
+        store = TokenStore.of(self.ledger)
         self.tokens = {name: store.create(role=r, subject=s, manager_id=m)
                        for name, (r, s, m) in PRINCIPALS.items()}
 

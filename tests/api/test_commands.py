@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from api.tokens import TokenStore
+from persistence.tokens import TokenStore
 
 if TYPE_CHECKING:
     from conftest import Harness
@@ -133,7 +133,7 @@ class CoreFlows:
 
     def test_a_revoked_token_is_refused_from_its_next_request(self, harness: Harness) -> None:
         assert harness.get("/rulesets", "operator").status_code == 200
-        assert TokenStore(harness.ledger.recorder).revoke(harness.tokens["operator"]) is True
+        assert TokenStore.of(harness.ledger).revoke(harness.tokens["operator"]) is True
         problem = harness.refused(401, "get", "/rulesets", "operator")
         assert problem["type"].endswith("unauthenticated")
 

@@ -14,8 +14,8 @@ from flask import Flask
 
 from api import LEDGER, create_app
 from api.ops import LOGGER
-from api.tokens import TokenStore
 from persistence.schema import upgrade
+from persistence.tokens import TokenStore
 from persistence.url import environment_for
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def test_nan_and_a_body_that_is_not_json_are_refused(harness: Harness) -> None:
 def test_a_body_over_the_limit_is_413_problem_json() -> None:
     app = create_app({"LEDGER_ENV": environment_for(fresh_sqlite_url()),
                       "MAX_CONTENT_LENGTH": 1024})
-    token = TokenStore(app.extensions[LEDGER].recorder).create(role="integrator", subject="i")
+    token = TokenStore.of(app.extensions[LEDGER]).create(role="integrator", subject="i")
     body = {"items": [{"customer_id": "C1" * 100}] * 20}
     response = app.test_client().post("/api/v1/contributions/batch", json=body,
                                       headers={"Authorization": f"Bearer {token}"})
@@ -79,7 +79,7 @@ def test_missing_bad_and_revoked_tokens_are_401(harness: Harness) -> None:
         assert (response.status_code, response.mimetype) == (401, PROBLEM_JSON)
         assert response.headers["WWW-Authenticate"] == "Bearer"
     assert harness.get("/rulesets", "operator").status_code == 200
-    assert TokenStore(harness.ledger.recorder).revoke(harness.tokens["operator"]) is True
+    assert TokenStore.of(harness.ledger).revoke(harness.tokens["operator"]) is True
     assert harness.get("/rulesets", "operator").status_code == 401
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import text
 
-from api.sql import SupportTables
+from persistence.engines import engine_for, reading
 
 if TYPE_CHECKING:
     from conftest import Harness
@@ -15,9 +16,8 @@ MANAGER = {"id": "M5", "name": "Five", "grade": "C", "unit": "Branch 2"}
 
 
 def stored_keys(harness: Harness) -> int:
-    row = SupportTables(harness.ledger.recorder).one("SELECT count(*) FROM idempotency", ())
-    assert row is not None
-    return int(row[0])
+    with reading(engine_for(harness.ledger)) as conn:
+        return int(conn.execute(text("SELECT count(*) FROM idempotency")).scalar_one())
 
 
 class IdempotentCommands:
@@ -110,22 +110,21 @@ def test_the_same_json_with_other_whitespace_and_key_order_is_the_same_request(
 def test_a_concurrent_repeat_that_loses_the_race_for_its_key_replays_the_winner(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.idempotency import IdempotencyRecords
-
     key = {"Idempotency-Key": "race"}
     target = {"incremental": "100", "reason": "plan"}
     harness.ok(harness.post("/managers", MANAGER, "supervisor"), 201)
     first = harness.put("/managers/M5/targets/2026Q1", target, "supervisor", **key)
     before = harness.events()
     # The repeat does not see the winner's row before running (as if both ran at once) ...
-    real_find = IdempotencyRecords.find
+    store = harness.ledger.store
+    real_find = store.find_request
     calls: list[str] = []
 
-    def find_late(self: IdempotencyRecords, k: object) -> object:
+    def find_late(scope: str, k: str) -> object:
         calls.append("find")
-        return None if len(calls) == 1 else real_find(self, k)  # type: ignore[arg-type]
+        return None if len(calls) == 1 else real_find(scope, k)
 
-    monkeypatch.setattr(IdempotencyRecords, "find", find_late)
+    monkeypatch.setattr(store, "find_request", find_late)
     again = harness.put("/managers/M5/targets/2026Q1", target, "supervisor", **key)
     # ... so its append fails on the key, rolls back its events, and replays the winner.
     assert calls == ["find", "find"]

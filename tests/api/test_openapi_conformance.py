@@ -33,7 +33,7 @@ AUTH: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def api_schema() -> Iterator[Any]:
-    from api.tokens import TokenStore
+    from persistence.tokens import TokenStore
 
     app = create_app({"LEDGER_ENV": environment_for(fresh_sqlite_url())})
     ledger = app.extensions[LEDGER]
@@ -41,7 +41,7 @@ def api_schema() -> Iterator[Any]:
     from ledger.demo import load_demo
 
     load_demo(ledger)
-    AUTH["Authorization"] = "Bearer " + TokenStore(ledger.recorder).create(
+    AUTH["Authorization"] = "Bearer " + TokenStore.of(ledger).create(
         role="admin", subject="schemathesis")
     yield schemathesis.openapi.from_wsgi("/openapi.json", app)
     ledger.close()

@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 from dbsupport import fresh_sqlite_url
 
-from api.ledger_app import ApiLedgerApplication
-from api.tokens import TokenStore, create_demo_tokens
+from ledger.application import LedgerApplication
 from ledger.demo import load_demo
 from ledger.ids import contribution_id
-from ledger_cli.tokens import import_, token
+from ledger_cli.imports import import_
+from ledger_cli.tokens import token
+from persistence.tokens import TokenStore
 from persistence.url import environment_for
 
 HEADER = "customer_id,booked_on,interest_income,deposit_earnings,fee_income,risk_cost," \
@@ -22,29 +23,29 @@ HEADER = "customer_id,booked_on,interest_income,deposit_earnings,fee_income,risk
 
 
 @pytest.fixture
-def database(monkeypatch: pytest.MonkeyPatch) -> ApiLedgerApplication:
+def database(monkeypatch: pytest.MonkeyPatch) -> LedgerApplication:
     url = fresh_sqlite_url()
     monkeypatch.setenv("LEDGER_DATABASE_URL", url)
-    app = ApiLedgerApplication(env=environment_for(url))
+    app = LedgerApplication(env=environment_for(url))
     load_demo(app)
     return app
 
 
 def test_token_create_prints_only_the_token_and_it_authenticates(
-    database: ApiLedgerApplication
+    database: LedgerApplication
 ) -> None:
     result = CliRunner().invoke(token, ["create", "--role", "manager", "--subject", "m1-user",
                                         "--manager-id", "M1"])
     assert result.exit_code == 0, result.output
     printed = result.output.strip()
     assert "\n" not in printed and printed.startswith("lt_")
-    principal = TokenStore(database.recorder).principal(printed)
+    principal = TokenStore.of(database).principal(printed)
     assert principal is not None
     assert (principal.role, principal.subject, principal.manager_id) == ("manager", "m1-user", "M1")
 
 
 def test_a_manager_token_needs_a_manager_id_and_no_other_token_has_one(
-    database: ApiLedgerApplication
+    database: LedgerApplication
 ) -> None:
     runner = CliRunner()
     assert runner.invoke(token, ["create", "--role", "manager", "--subject", "x"]).exit_code == 2
@@ -53,8 +54,8 @@ def test_a_manager_token_needs_a_manager_id_and_no_other_token_has_one(
     assert runner.invoke(token, ["create", "--role", "king", "--subject", "x"]).exit_code == 2
 
 
-def test_token_revoke_by_token_or_by_subject(database: ApiLedgerApplication) -> None:
-    store = TokenStore(database.recorder)
+def test_token_revoke_by_token_or_by_subject(database: LedgerApplication) -> None:
+    store = TokenStore.of(database)
     first = store.create(role="auditor", subject="aud")
     second = store.create(role="auditor", subject="aud")
     runner = CliRunner()
@@ -65,16 +66,16 @@ def test_token_revoke_by_token_or_by_subject(database: ApiLedgerApplication) -> 
     assert store.principal(second) is None
 
 
-def test_demo_tokens_are_one_per_role(database: ApiLedgerApplication) -> None:
-    tokens = create_demo_tokens(database.recorder)
-    store = TokenStore(database.recorder)
+def test_demo_tokens_are_one_per_role(database: LedgerApplication) -> None:
+    tokens = TokenStore.of(database).create_demo_tokens()
+    store = TokenStore.of(database)
     principals = [store.principal(t) for t in tokens.values()]
     assert [p.role if p else None for p in principals] == list(tokens)
     assert len(tokens) == 7
 
 
 def test_import_contributions_reports_every_row_and_resumes(
-    database: ApiLedgerApplication, tmp_path: Path
+    database: LedgerApplication, tmp_path: Path
 ) -> None:
     path = tmp_path / "q2.csv"
     path.write_text(HEADER
@@ -102,7 +103,7 @@ def test_import_contributions_reports_every_row_and_resumes(
 
 
 def test_import_refuses_a_file_with_unknown_or_missing_columns(
-    database: ApiLedgerApplication, tmp_path: Path
+    database: LedgerApplication, tmp_path: Path
 ) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("customer_id,amount\nC1,5\n", encoding="utf-8")

@@ -13,6 +13,7 @@ from ledger.application import LedgerApplication
 from ledger.audit import AuditContext, acting_as
 from ledger.dispute import Dispute
 from ledger.errors import DuplicateFact, InvalidInput, NotPermitted, RuleViolation
+from ledger.store import IdempotencyRecord
 from persistence.url import environment_for
 
 SUPERVISOR = AuditContext(actor="sup-1", role="supervisor", request_id="req-1")
@@ -66,23 +67,24 @@ class SQLiteScenario:
                 code: app.record_deduction(
                     manager_id="M1", rule_code=code, occurrences=1, aggravated=False,
                     effective_on=date(2026, 2, 1), description=f"{code} found in review",
-                )[0]
+                ).value
                 for code in ("B1", "C7", "S3")
             }
         assert [d.error_points(2) for d in deductions.values()] == [1, 5, 20]
 
         # M1 disputes S3; a reviewer who did not record it upholds the dispute.
         with acting_as(M1):
-            dispute, filed = app.file_dispute(
+            filed = app.file_dispute(
                 deductions["S3"].id, filed_by_manager_id="M1", reason="not my customer"
             )
+            dispute = filed.value
         assert dispute.status == "open"
         with acting_as(REVIEWER):
             decided = app.decide_dispute(dispute.id, outcome="upheld", reason="evidence agrees")
 
         # The decision and the correction are one append, after the filing.
-        assert [e.type for e in decided.events] == ["Decided", "Voided"]
-        assert decided.events[0].position > filed.events[0].position
+        assert [e.type for e in decided.receipt.events] == ["Decided", "Voided"]
+        assert decided.receipt.events[0].position > filed.receipt.events[0].position
         assert app.deduction(deductions["S3"].id).status == "voided"
 
         # Every event carries its actor and role, and positions run 1..N without gaps.
@@ -113,10 +115,10 @@ class SQLiteScenario:
     def test_a_manager_cannot_dispute_someone_elses_deduction(self, app: LedgerApplication) -> None:
         with acting_as(SUPERVISOR):
             app.register_manager(business_id="M1", name="One", grade="B", unit="U")
-            deduction, _ = app.record_deduction(
+            deduction = app.record_deduction(
                 manager_id="M1", rule_code="B1", occurrences=1, aggravated=False,
                 effective_on=date(2026, 2, 1), description="visit not reported",
-            )
+            ).value
         before = self.count_events(app)
         with acting_as(M1), pytest.raises(NotPermitted):
             app.file_dispute(deduction.id, filed_by_manager_id="M2", reason="mine? no")
@@ -127,10 +129,10 @@ class SQLiteScenario:
     ) -> None:
         with acting_as(SUPERVISOR):
             app.register_manager(business_id="M1", name="One", grade="B", unit="U")
-            deduction, _ = app.record_deduction(
+            deduction = app.record_deduction(
                 manager_id="M1", rule_code="S3", occurrences=1, aggravated=False,
                 effective_on=date(2026, 2, 1), description="complaint upheld",
-            )
+            ).value
         # A second request read the deduction before the first filing was appended.
         stale = app.deduction(deduction.id)
         with acting_as(M1):
@@ -177,28 +179,34 @@ class SQLiteScenario:
             source_system="CREDIT", external_id="X1",
         )
         with acting_as(CREDIT):
-            app.post_contribution(**posting)
-            with pytest.raises(DuplicateFact):
-                app.post_contribution(**posting)
+            first = app.post_contribution(**posting)
+            before = self.count_events(app)
+            again = app.post_contribution(**posting)
+            # The same keys and values: the same fact, answered as a duplicate, not stored.
+            assert (again.result, again.receipt.events) == ("duplicate", ())
+            assert again.value.id == first.value.id
+            assert self.count_events(app) == before
+            # The same keys with other values: PostingsAreIdentifiedByTheirSourceKeys.
+            with pytest.raises(DuplicateFact) as refused:
+                app.post_contribution(**{**posting, "interest_income": Decimal("11.00")})
+        assert refused.value.rule == "PostingsAreIdentifiedByTheirSourceKeys"
+        assert self.count_events(app) == before
 
-    def test_the_append_hook_commits_extra_rows_with_the_events(
+    def test_an_idempotency_record_commits_with_the_events_or_not_at_all(
         self, app: LedgerApplication
     ) -> None:
-        from persistence.records import ExtraRow
-
-        def idempotency(appended):  # type: ignore[no-untyped-def]
-            return [ExtraRow("idempotency", {
-                "scope": "client", "idem_key": "k1", "request_hash": "h", "status_code": 201,
-                "response": b"{}", "position": appended[-1].position,
-                "recorded_at": appended[-1].recorded_at,
-            })]
-
+        record = IdempotencyRecord("client", "k1", "h", 201)
         with acting_as(SUPERVISOR):
-            app.record(_manager("M1"), extra_rows=idempotency)
+            made = app.register_manager(business_id="M1", name="One", grade="B", unit="U",
+                                        idempotency=record)
             before = self.count_events(app)
-            # The same key again: the extra row conflicts, so the events roll back too.
+            stored = app.store.find_request("client", "k1")
+            assert stored is not None
+            assert (stored.first_position, stored.last_position) == (before, before)
+            assert app.replayed(stored).receipt == made.receipt
+            # The same key again: the record conflicts, so the events roll back too.
             with pytest.raises(IntegrityError):
-                app.record(_manager("M2"), extra_rows=idempotency)
+                app.record(_manager("M2"), idempotency=record)
         assert self.count_events(app) == before
 
 
@@ -224,8 +232,9 @@ class TestPostgreSQL(SQLiteScenario):
 def test_history_gives_each_event_its_position_and_recording_time() -> None:
     app = LedgerApplication(env=environment_for(fresh_sqlite_url()))
     with acting_as(SUPERVISOR):
-        first = app.register_manager(business_id="M1", name="One", grade="B", unit="U")
-        second = app.change_grade("M1", grade="A", effective_on=date(2026, 4, 1), reason="promoted")
+        first = app.register_manager(business_id="M1", name="One", grade="B", unit="U").receipt
+        second = app.change_grade(
+            "M1", grade="A", effective_on=date(2026, 4, 1), reason="promoted").receipt
     history = app.history(app.manager("M1").id)
     assert [r for _, r in history] == [*first.events, *second.events]
     assert [type(e).__name__ for e, _ in history] == ["Registered", "GradeChanged"]

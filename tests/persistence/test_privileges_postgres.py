@@ -17,8 +17,8 @@ import pytest
 from dbsupport import SERVICE_ROLE, postgres_admin_url, postgres_service_url, reset_postgres
 from eventsourcing.persistence import StoredEvent
 
+from ledger.store import Append, IdempotencyRecord
 from persistence.postgres import PgApplicationRecorder, PgDatastore
-from persistence.records import ExtraRow
 from persistence.url import libpq_dsn
 
 pytestmark = pytest.mark.postgres
@@ -38,17 +38,8 @@ def events(count: int) -> list[StoredEvent]:
     ]
 
 
-def idempotency_row(key: str) -> ExtraRow:
-    return ExtraRow(
-        "idempotency",
-        {
-            "scope": "test",
-            "idem_key": key,
-            "request_hash": "h",
-            "status_code": 201,
-            "response": b"{}",
-        },
-    )
+def idempotency_row(key: str) -> Append:
+    return Append(IdempotencyRecord(scope="test", key=key, request_hash="h", status_code=201))
 
 
 @pytest.fixture
@@ -57,7 +48,7 @@ def recorder() -> Iterator[PgApplicationRecorder]:
     reset_postgres()
     datastore = PgDatastore(libpq_dsn(postgres_service_url()), pool_size=1)
     recorder = PgApplicationRecorder(datastore)
-    recorder.insert_events(events(2), append_hook=lambda _: [idempotency_row("seed")])
+    recorder.insert_events(events(2), append=idempotency_row("seed"))
     yield recorder
     datastore.close()
 
@@ -94,7 +85,7 @@ def test_the_service_role_appends_events_chain_links_and_idempotency_records(
     recorder: PgApplicationRecorder,
 ) -> None:
     positions = recorder.insert_events(
-        events(3), append_hook=lambda _: [idempotency_row("second")]
+        events(3), append=idempotency_row("second")
     )
     assert positions == [3, 4, 5]
     assert [n.id for n in recorder.select_notifications(start=1, limit=10)] == [1, 2, 3, 4, 5]
@@ -157,7 +148,7 @@ def test_appends_succeed_although_the_service_role_may_not_lock_the_log_exclusiv
     service.rollback()
     # ... so the recorder cannot be using it: its appends still go through.
     assert recorder.insert_events(events(2)) == [3, 4]
-    assert recorder.insert_events(events(1), append_hook=lambda _: [idempotency_row("x")]) == [5]
+    assert recorder.insert_events(events(1), append=idempotency_row("x")) == [5]
     assert recorder.max_notification_id() == 5
 
 

@@ -48,7 +48,7 @@ class WorkedExample:
                 self.app.assign_customer(cid, manager_id="M1", effective_on=Q1, reason="initial")
             self.receipts["target"] = self.app.set_target(
                 "M1", period="2026Q1", incremental=Decimal(50000), reason="plan"
-            )
+            ).receipt
 
     def post_contributions(self) -> None:
         with acting_as(CREDIT):
@@ -62,27 +62,27 @@ class WorkedExample:
     def record_deductions(self) -> None:
         with acting_as(SUPERVISOR):
             for code in ("B1", "C7", "S3"):
-                deduction, receipt = self.app.record_deduction(
+                made = self.app.record_deduction(
                     manager_id="M1", rule_code=code, occurrences=1, aggravated=False,
                     effective_on=date(2026, 2, 1), description=f"{code} found in review",
                 )
-                self.deductions[code] = deduction.id
-                self.receipts[code] = receipt
+                self.deductions[code] = made.value.id
+                self.receipts[code] = made.receipt
 
     def dispute_s3(self) -> None:
         with acting_as(M1):
-            dispute, receipt = self.app.file_dispute(
+            filed = self.app.file_dispute(
                 self.deductions["S3"], filed_by_manager_id="M1", reason="not my customer"
             )
-        self.dispute_id = dispute.id
-        self.receipts["filed"] = receipt
+        self.dispute_id = filed.value.id
+        self.receipts["filed"] = filed.receipt
 
     def uphold(self) -> None:
         assert self.dispute_id is not None
         with acting_as(REVIEWER):
             self.receipts["decided"] = self.app.decide_dispute(
                 self.dispute_id, outcome="upheld", reason="evidence agrees"
-            )
+            ).receipt
 
     def all_steps(self) -> None:
         self.register()
@@ -98,12 +98,12 @@ class WorkedExample:
         document["score"]["points_to_score"] = 20
         document["pay"]["r_over"] = "0.10"
         with acting_as(OPERATOR):
-            self.receipts[f"drafted {version}"] = self.app.draft_ruleset(document)
+            self.receipts[f"drafted {version}"] = self.app.draft_ruleset(document).receipt
         return self.receipts[f"drafted {version}"]
 
     def publish(self, version: str = "2026.2") -> Receipt:
         with acting_as(OPERATOR):
-            self.receipts[f"published {version}"] = self.app.publish_ruleset(version)
+            self.receipts[f"published {version}"] = self.app.publish_ruleset(version).receipt
         return self.receipts[f"published {version}"]
 
     def known_before(self, step: str) -> datetime:

@@ -11,7 +11,7 @@ import pytest
 
 from ledger.application import LedgerApplication
 from ledger.audit import AuditContext, acting_as
-from ledger.periods import Period
+from ledger.quarter import Quarter
 from projections import runner
 from projections.closing import carried_into, carry_start
 from projections.factset import ClosingFact
@@ -20,10 +20,10 @@ from projections.queries import Figures
 APPROVER = AuditContext(actor="appr-1", role="approver", request_id="req-6")
 CREDIT = AuditContext(actor="credit-system", role="integrator", request_id="req-4",
                       source_system="CREDIT")
-Q1, Q2, Q3, Q4 = (Period(2026, q) for q in (1, 2, 3, 4))
+Q1, Q2, Q3, Q4 = (Quarter(2026, q) for q in (1, 2, 3, 4))
 
 
-def closing(period: Period, position: int, freeze_position: int | None = None) -> ClosingFact:
+def closing(period: Quarter, position: int, freeze_position: int | None = None) -> ClosingFact:
     frozen = "{}" if freeze_position is None else f'{{"position": {freeze_position}}}'
     return ClosingFact(str(period), position, frozen)
 

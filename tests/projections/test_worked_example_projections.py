@@ -182,9 +182,9 @@ class SQLiteScenario:
     ) -> None:
         example.all_steps()
         with acting_as(SUPERVISOR):
-            adjustment, _ = app.propose_adjustment(
+            adjustment = app.propose_adjustment(
                 manager_id="M1", period="2026Q1", points=30, reason="mentoring"
-            )
+            ).value
         figures = Figures(app)
         assert figures.score("M1", "2026Q1")["score"] == 940  # proposed only: not counted
         with acting_as(APPROVER):
@@ -193,7 +193,7 @@ class SQLiteScenario:
         assert (answer["score"], answer["adjustment_points"]) == (970, 30)
         line = answer["explanation"]["lines"][-1]
         assert (line["type"], line["effect"], line["position"]) == (
-            "Adjustment.Approved", 30, approved.events[0].position
+            "Adjustment.Approved", 30, approved.receipt.events[0].position
         )
         items = figures.timeline("M1", "2026Q1")["items"]
         assert (items[-1]["type"], items[-1]["effect"], items[-1]["score_after"]) == (
@@ -380,7 +380,7 @@ class SQLiteScenario:
         with_lag = app.register_manager(business_id="M2", name="Two", grade="A", unit="U1")
         rows = {row.name: row for row in runner.status(app)}
         assert rows["projection:facts"].lag == 1
-        assert rows["figures:live"].position == with_lag.events[0].position - 1
+        assert rows["figures:live"].position == with_lag.receipt.events[0].position - 1
         runner.follow(app)
         assert {row.lag for row in runner.status(app)} == {0}
 

@@ -17,7 +17,7 @@ from ledger.errors import (
     NotPermitted,
     RuleViolation,
 )
-from ledger.periods import Period
+from ledger.quarter import Quarter
 from ledger.rules import Rule, check
 
 DAY = date(2026, 3, 1)
@@ -141,7 +141,7 @@ def test_whoever_decided_a_dispute_may_not_decide_its_appeal() -> None:
 
 
 def test_a_period_closes_only_after_its_last_day() -> None:
-    q1 = Period.parse("2026Q1")
+    q1 = Quarter.parse("2026Q1")
     check(rules.PeriodsCloseAfterTheyEnd(q1, date(2026, 4, 1)))
     error = refusal_of(rules.PeriodsCloseAfterTheyEnd(q1, date(2026, 3, 31)))
     assert isinstance(error, RuleViolation) and error.current_state == "open"

@@ -15,7 +15,7 @@ _YEARS = range(1900, 3000)
 
 
 @dataclass(frozen=True, order=True)
-class Period:
+class Quarter:
     """One calendar quarter. Ordered by time, so periods sort and compare naturally."""
 
     year: int
@@ -27,7 +27,7 @@ class Period:
             raise InvalidInput({"period": [f"no such quarter: {self.year}Q{self.quarter}"]})
 
     @classmethod
-    def parse(cls, text: object, *, field: str = "period") -> Period:
+    def parse(cls, text: object, *, field: str = "period") -> Quarter:
         """Reads `2026Q1`; anything else is refused as invalid input on `field`."""
         match = _PATTERN.fullmatch(text) if isinstance(text, str) else None
         if match is None or int(match.group(1)) not in _YEARS:
@@ -35,7 +35,7 @@ class Period:
         return cls(int(match.group(1)), int(match.group(2)))
 
     @classmethod
-    def of(cls, day: date) -> Period:
+    def of(cls, day: date) -> Quarter:
         """The quarter that contains `day`."""
         return cls(day.year, (day.month - 1) // 3 + 1)
 
@@ -57,15 +57,15 @@ class Period:
     def contains(self, day: date) -> bool:
         return self.first_day <= day <= self.last_day
 
-    def next(self) -> Period:
+    def next(self) -> Quarter:
         if self.quarter == 4:
-            return Period(self.year + 1, 1)
-        return Period(self.year, self.quarter + 1)
+            return Quarter(self.year + 1, 1)
+        return Quarter(self.year, self.quarter + 1)
 
-    def previous(self) -> Period:
+    def previous(self) -> Quarter:
         if self.quarter == 1:
-            return Period(self.year - 1, 4)
-        return Period(self.year, self.quarter - 1)
+            return Quarter(self.year - 1, 4)
+        return Quarter(self.year, self.quarter - 1)
 
     def __str__(self) -> str:
         return f"{self.year}Q{self.quarter}"
