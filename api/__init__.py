@@ -45,7 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
     # Imported here so `import api` stays cheap and builds nothing.
-    from api import auth, common, errors, figures, ops
+    from api import auth, common, errors, ops, scores_and_pay
     from persistence.tokens import TokenStore
 
     app.json = common.LedgerJSONProvider(app)
@@ -55,8 +55,8 @@ def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
     ops.register_operations(app, env, metrics)  # request ids first: every answer carries one
     auth.register_authentication(app)
     errors.register_error_handlers(app)
-    figures.register_lag_handler(app)
-    figures.register_portfolio_reader(app)
+    scores_and_pay.register_lag_handler(app)
+    scores_and_pay.register_portfolio_reader(app)
     api = errors.LedgerApi(app)
     api.spec.components.security_scheme("bearerAuth", auth.BEARER_SCHEME)
     common.register_fields(api)
@@ -73,12 +73,12 @@ def _blueprints() -> list[Any]:
         customers,
         deductions,
         disputes,
-        figures,
         managers,
         periods,
         rulesets,
+        scores_and_pay,
     )
 
     modules = (managers, customers, contributions, deductions, disputes, adjustments,
-               rulesets, periods, figures, audit)
+               rulesets, periods, scores_and_pay, audit)
     return [module.blp for module in modules]

@@ -17,7 +17,7 @@ from flask import g
 
 from api.auth import acting_manager_id, require_own
 from api.common import CommandSchema, LedgerBlueprint, evidence, ledger, text, with_receipt
-from api.figures import figures
+from api.scores_and_pay import read_side
 from api.trail import TrailStepSchema, trail
 from ledger.application import Made
 from ledger.deduction import Deduction
@@ -189,7 +189,7 @@ def queue(args: dict[str, Any]) -> dict[str, Any]:
     elif g.principal.role == "manager":  # a manager token always names its manager
         raise NotPermitted("a manager sees only their own data", rule="ManagersSeeTheirOwnData")
     today = ledger().today()
-    items = figures().disputes(
+    items = read_side().disputes(
         status=args.get("status"), overdue=args.get("overdue"),
         manager_id=manager_id, today=today, limit=args["limit"])
     return {"items": items, "today": today}

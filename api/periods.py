@@ -14,7 +14,7 @@ from typing import Any
 import marshmallow as ma
 
 from api.common import CommandSchema, Instant, LedgerBlueprint, ledger, text, with_receipt
-from api.figures import figures
+from api.scores_and_pay import read_side
 from api.trail import TrailStepSchema, trail
 from ledger.application import Made
 from ledger.period import Period
@@ -61,7 +61,7 @@ def close(
     body: dict[str, Any], period: str, idempotency: IdempotencyRecord | None
 ) -> Made[Period]:
     """Close a period, freezing its pay figures"""
-    return ledger().close_period(period, reason=body["reason"], freeze=figures().pay_to_freeze,
+    return ledger().close_period(period, reason=body["reason"], freeze=read_side().pay_to_freeze,
                                  idempotency=idempotency)
 
 

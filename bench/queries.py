@@ -1,7 +1,7 @@
 """Score and pay at an `as_of` date and a `known_at` instant, on the loaded log.
 
 After the rebuild the facts are at the head, so each query is what the API's figure
-endpoints run (projections/queries.py `Figures.score` / `Figures.pay`, in process, without
+endpoints run (projections/queries.py `ReadSide.score` / `ReadSide.pay`, in process, without
 HTTP): the `known_at` instant becomes a log position (an index lookup on recorded_at), the
 tracking position is checked (read your writes), the manager's facts up to that position
 are loaded and the figure is computed. Managers, dates and instants are drawn at random
@@ -19,7 +19,7 @@ from bench.report import Goal, Section, percentile, say
 from bench.store import Store
 from ledger.application import LedgerApplication
 from persistence.url import environment_for
-from projections.queries import Figures
+from projections.read_side import ReadSide
 
 PERIOD = "2026Q1"
 FIRST_DAY = date(2026, 1, 1)
@@ -40,13 +40,13 @@ def samples(store: Store, count: int, seed: int = 11) -> list[tuple[str, date, d
 
 
 def run(store: Store, count: int) -> Section:
-    section = Section("query", f"Figures at as_of/known_at, {store.events:,} events in the "
+    section = Section("query", f"ReadSide at as_of/known_at, {store.events:,} events in the "
                       f"store ({count} of each, in process)",
                       ("query", "count", "p50 ms", "p95 ms", "p99 ms", "max ms", "queries/s"))
     store.analyze()
     app = LedgerApplication(env=environment_for(store.url))
     try:
-        figures = Figures(app)
+        figures = ReadSide(app)
         say(f"queries: {count} score and {count} pay queries at random as_of/known_at")
         drawn = samples(store, WARM_UP + count)
         for manager, as_of, known_at in drawn[:WARM_UP]:

@@ -129,8 +129,8 @@ def diff(before: str, after: str, limit: int) -> None:
     """Per manager and figure: before, after, delta, and the rules and events behind it."""
     from projections import runner
     from projections.database import engine_for
-    from projections.figures import LIVE
-    from projections.figures import diff as figures_diff
+    from projections.materialised import LIVE
+    from projections.materialised import diff as figures_diff
 
     app = _application()
     if LIVE in (before, after):
@@ -173,9 +173,9 @@ def show(
     manager_id: str, period: str, as_of: datetime | None, known_at: str | None, explain: bool
 ) -> None:
     """Print a manager's score and pay for a period, at any as_of and known_at."""
-    from projections.queries import Figures
+    from projections.read_side import ReadSide
 
-    figures = Figures(_application())
+    figures = ReadSide(_application())
     day: date | None = as_of.date() if as_of is not None else None
     instant = _instant(known_at)
     score = figures.score(manager_id, period, as_of=day, known_at=instant, explain=explain)

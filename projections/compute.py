@@ -1,4 +1,4 @@
-"""Figures from facts: which facts count for a manager, period and business date, fed to
+"""ReadSide from facts: which facts count for a manager, period and business date, fed to
 the pure calculation in `ledger.calculation` (never re-implemented here).
 
 Business-date semantics (`as_of`): a deduction counts from its `effective_on`, a posting

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ledger.application import PortfolioSnapshot
 from projections import tables as t
 from projections.database import reading
-from projections.queries import Figures
+from projections.read_side import ReadSide
 
 
 class PortfolioSnapshots:
@@ -20,7 +20,7 @@ class PortfolioSnapshots:
     a check against a portfolio that lacks an acknowledged reassignment would be wrong.
     """
 
-    def __init__(self, figures: Figures) -> None:
+    def __init__(self, figures: ReadSide) -> None:
         self.figures = figures
 
     def __call__(self, day: date) -> PortfolioSnapshot:

@@ -40,7 +40,7 @@ from projections.database import (
     writing,
 )
 from projections.facts import NAMED_BY_CUSTOMER, NAMED_BY_MANAGER, TOPICS, Names, facts_of
-from projections.figures import LIVE, FigureView
+from projections.materialised import LIVE, FigureView
 
 FACTS = "projection:facts"
 REBUILD_MARK = "rebuild:"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-pytest.importorskip("projections.queries")
+pytest.importorskip("projections.read_side")
 
 if TYPE_CHECKING:
     from conftest import Harness

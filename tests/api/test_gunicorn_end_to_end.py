@@ -128,7 +128,7 @@ def test_the_worked_example_over_http_through_gunicorn(server: Server) -> None:
     # Recorded, Filed, Disputed, Decided, Voided: the deduction's trail and the dispute's.
     assert [s["actor"] for s in trail["trail"]] == ["sup-1", "m1-user", "m1-user", "sup-2",
                                                     "sup-2"]
-    if importlib.util.find_spec("projections.queries") is not None:
+    if importlib.util.find_spec("projections.read_side") is not None:
         _assert_figures(server, filed["recorded_at"])
 
 

@@ -15,7 +15,7 @@ from ledger.quarter import Quarter
 from projections import runner
 from projections.closing import carried_into, carry_start
 from projections.factset import ClosingFact
-from projections.queries import Figures
+from projections.read_side import ReadSide
 
 APPROVER = AuditContext(actor="appr-1", role="approver", request_id="req-6")
 CREDIT = AuditContext(actor="credit-system", role="integrator", request_id="req-4",
@@ -56,7 +56,7 @@ class SQLiteScenario:
 
     def close(self, app: LedgerApplication, period: str) -> None:
         with acting_as(APPROVER):
-            app.close_period(period, reason="quarter end", freeze=Figures(app).pay_to_freeze)
+            app.close_period(period, reason="quarter end", freeze=ReadSide(app).pay_to_freeze)
 
     def test_the_frozen_pay_and_its_corrections_survive_a_rebuild(
         self, app: LedgerApplication, example: Any
@@ -67,7 +67,7 @@ class SQLiteScenario:
         example.dispute_s3()
         self.close(app, "2026Q1")
         example.uphold()
-        figures = Figures(app)
+        figures = ReadSide(app)
         q1, q2 = figures.pay("M1", "2026Q1"), figures.pay("M1", "2026Q2")
         assert (q1["frozen"], q1["actual_pay"]) == (True, Decimal("32365.00"))
         assert [c["delta"] for c in q1["prior_period_adjustments"]] == [Decimal("1450.00")]
@@ -75,7 +75,7 @@ class SQLiteScenario:
 
         runner.rebuild_live(app, page=5)
 
-        rebuilt = Figures(app)
+        rebuilt = ReadSide(app)
         assert rebuilt.pay("M1", "2026Q1") | {"known_at": None} == q1 | {"known_at": None}
         assert rebuilt.pay("M1", "2026Q2") | {"known_at": None} == q2 | {"known_at": None}
 
@@ -93,7 +93,7 @@ class SQLiteScenario:
                 deposit_earnings=Decimal(0), fee_income=Decimal(0), source_system="CREDIT",
                 external_id="LATE-1",
             )
-        q1 = Figures(app).pay("M1", "2026Q1")
+        q1 = ReadSide(app).pay("M1", "2026Q1")
         assert q1["actual_pay"] == Decimal("32365.00")
         (line,) = q1["prior_period_adjustments"]
         assert (line["type"], line["effective_on"], line["carried_into"]) == (
@@ -109,7 +109,7 @@ class SQLiteScenario:
         example.post_contributions()
         self.close(app, "2026Q1")
         # On 2026-01-31 no posting was booked yet: the interim figure, computed as usual.
-        interim = Figures(app).pay("M1", "2026Q1", as_of=Q1.first_day.replace(day=31))
+        interim = ReadSide(app).pay("M1", "2026Q1", as_of=Q1.first_day.replace(day=31))
         assert (interim["status"], interim["frozen"], interim["actual"]) == (
             "closed", False, Decimal("0.00"))
 

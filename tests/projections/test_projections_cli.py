@@ -19,7 +19,7 @@ from ledger.application import LedgerApplication
 from ledger_cli.projections import projections
 from projections import runner
 from projections.database import database_url, engine_for
-from projections.figures import LIVE, figure_of
+from projections.materialised import LIVE, figure_of
 
 ROOT = Path(__file__).resolve().parents[2]
 

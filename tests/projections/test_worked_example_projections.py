@@ -18,11 +18,10 @@ from sqlalchemy import select
 from ledger.application import LedgerApplication
 from ledger.audit import AuditContext, acting_as
 from ledger.errors import NotFound
-from projections import figures as figures_module
-from projections import runner, tables
+from projections import materialised, runner, tables
 from projections.database import engine_for, reading, tracked
-from projections.figures import LIVE, diff, figure_of
-from projections.queries import Figures, ProjectionLagging
+from projections.materialised import LIVE, diff, figure_of
+from projections.read_side import ProjectionLagging, ReadSide
 from projections.runner import FactsProjection
 
 SUPERVISOR = AuditContext(actor="sup-1", role="supervisor", request_id="req-1")
@@ -31,7 +30,7 @@ PAY_BEFORE_DECISION = Decimal("32365.00")
 PAY_AFTER_DECISION = Decimal("33815.00")
 
 
-def score_and_pay(figures: Figures, **cut: Any) -> tuple[int, Decimal]:
+def score_and_pay(figures: ReadSide, **cut: Any) -> tuple[int, Decimal]:
     return (
         figures.score("M1", "2026Q1", **cut)["score"],
         figures.pay("M1", "2026Q1", **cut)["actual_pay"],
@@ -61,7 +60,7 @@ class SQLiteScenario:
     def test_the_worked_example_is_exact_after_each_step(
         self, app: LedgerApplication, example: Any
     ) -> None:
-        figures = Figures(app)
+        figures = ReadSide(app)
 
         # Portfolio and target: the stock task is 187500, the target 237500, nothing earned yet.
         example.register()
@@ -100,7 +99,7 @@ class SQLiteScenario:
     ) -> None:
         example.all_steps()
         known_at = example.known_before("decided")
-        score = Figures(app).score("M1", "2026Q1", as_of=date(2026, 3, 31), known_at=known_at)
+        score = ReadSide(app).score("M1", "2026Q1", as_of=date(2026, 3, 31), known_at=known_at)
         assert (score["as_of"], score["known_at"], score["ruleset_version"]) == (
             date(2026, 3, 31), known_at, "2026.1"
         )
@@ -109,7 +108,7 @@ class SQLiteScenario:
         self, app: LedgerApplication, example: Any
     ) -> None:
         example.all_steps()
-        figures = Figures(app)
+        figures = ReadSide(app)
         assert figures.score("M1", "2026Q1", as_of=date(2026, 1, 31))["score"] == 1000
         # Postings booked 2026-02-15 are not earned yet on 2026-02-14.
         assert figures.pay("M1", "2026Q1", as_of=date(2026, 2, 14))["actual"] == Decimal("0.00")
@@ -117,7 +116,7 @@ class SQLiteScenario:
     def test_a_query_answers_with_every_acknowledged_event_without_a_worker(
         self, app: LedgerApplication, example: Any
     ) -> None:
-        figures = Figures(app)
+        figures = ReadSide(app)
         example.register()
         assert figures.pay("M1", "2026Q1")["target"] == Decimal("237500.00")
         example.record_deductions()
@@ -136,7 +135,7 @@ class SQLiteScenario:
         self, app: LedgerApplication, example: Any
     ) -> None:
         example.all_steps()
-        answer = Figures(app).score("M1", "2026Q1", explain=True)
+        answer = ReadSide(app).score("M1", "2026Q1", explain=True)
         lines = answer["explanation"]["lines"]
         assert 1000 + sum(line["effect"] for line in lines) == answer["score"] == 940
         assert [(line["rule_code"], line["effect"]) for line in lines] == [
@@ -154,7 +153,7 @@ class SQLiteScenario:
         self, app: LedgerApplication, example: Any
     ) -> None:
         example.all_steps()
-        explanation = Figures(app).pay("M1", "2026Q1", explain=True)["explanation"]
+        explanation = ReadSide(app).pay("M1", "2026Q1", explain=True)["explanation"]
         postings = [line for line in explanation["lines"] if line["type"] == "Contribution.Posted"]
         assert sum(line["effect"] for line in postings) == Decimal(250000)
         assert {line["customer_id"] for line in explanation["lines"]
@@ -165,7 +164,7 @@ class SQLiteScenario:
         self, app: LedgerApplication, example: Any
     ) -> None:
         example.all_steps()
-        items = Figures(app).timeline("M1", "2026Q1")["items"]
+        items = ReadSide(app).timeline("M1", "2026Q1")["items"]
         assert [(i["type"], i["effect"], i["score_after"]) for i in items] == [
             ("Deduction.Recorded", -10, 990),
             ("Deduction.Recorded", -50, 940),
@@ -174,7 +173,7 @@ class SQLiteScenario:
         ]
         assert items[-1]["recorded_at"] == example.receipts["decided"].recorded_at
         before = example.known_before("decided")
-        known_before = Figures(app).timeline("M1", "2026Q1", known_at=before)
+        known_before = ReadSide(app).timeline("M1", "2026Q1", known_at=before)
         assert [i["score_after"] for i in known_before["items"]] == [990, 940, 740]
 
     def test_an_approved_adjustment_moves_the_score_and_a_reversal_moves_it_back(
@@ -185,7 +184,7 @@ class SQLiteScenario:
             adjustment = app.propose_adjustment(
                 manager_id="M1", period="2026Q1", points=30, reason="mentoring"
             ).value
-        figures = Figures(app)
+        figures = ReadSide(app)
         assert figures.score("M1", "2026Q1")["score"] == 940  # proposed only: not counted
         with acting_as(APPROVER):
             approved = app.decide_adjustment(adjustment.id, approved=True, reason="agreed")
@@ -202,7 +201,7 @@ class SQLiteScenario:
 
     def test_the_portfolio_is_effective_dated(self, app: LedgerApplication, example: Any) -> None:
         example.all_steps()
-        figures = Figures(app)
+        figures = ReadSide(app)
         held = figures.portfolio("M1")["customers"]
         assert [c["customer_id"] for c in held] == ["C1", "C2", "C3"]
         assert figures.portfolio("M1", as_of=date(2025, 12, 31))["customers"] == []
@@ -213,7 +212,7 @@ class SQLiteScenario:
         example.register()
         example.record_deductions()
         example.dispute_s3()
-        figures = Figures(app)
+        figures = ReadSide(app)
         (item,) = figures.disputes(status="open")
         assert item["dispute_id"] == example.dispute_id and item["manager_id"] == "M1"
         assert figures.disputes(overdue=True, today=item["due_on"]) == []
@@ -228,7 +227,7 @@ class SQLiteScenario:
         self, app: LedgerApplication, example: Any
     ) -> None:
         example.all_steps()
-        figures = Figures(app)
+        figures = ReadSide(app)
         with pytest.raises(NotFound):
             figures.score("M9", "2026Q1")
         with pytest.raises(NotFound):
@@ -247,7 +246,7 @@ class SQLiteScenario:
         runner.rebuild_live(app, page=7)
 
         assert runner.checksums(app) == before
-        assert score_and_pay(Figures(app)) == (940, PAY_AFTER_DECISION)
+        assert score_and_pay(ReadSide(app)) == (940, PAY_AFTER_DECISION)
 
     def test_a_rebuild_interrupted_in_the_figures_resumes_where_it_stopped(
         self, app: LedgerApplication, example: Any, monkeypatch: pytest.MonkeyPatch
@@ -259,7 +258,7 @@ class SQLiteScenario:
                 app.set_target(f"M{n}", period="2026Q1", incremental=Decimal(n), reason="plan")
         runner.rebuild_live(app)
         clean = runner.checksums(app)
-        monkeypatch.setattr(figures_module, "MANAGERS_PER_PAGE", 2)
+        monkeypatch.setattr(materialised, "MANAGERS_PER_PAGE", 2)
         swept: list[int] = []
 
         def ctrl_c_after_the_first_page(stage: str, total: int) -> Callable[[int], None]:
@@ -313,7 +312,7 @@ class SQLiteScenario:
         self, app: LedgerApplication, example: Any
     ) -> None:
         example.all_steps()
-        figures = Figures(app)
+        figures = ReadSide(app)
         runner.follow(app)
         engine = engine_for(app)
 

@@ -1,6 +1,7 @@
-"""Figures: a manager's score, pay, portfolio and timeline, at any `as_of` and `known_at`.
+"""Scores and pay over HTTP: a manager's score, pay, portfolio and timeline, at any `as_of`
+and `known_at`.
 
-The queries are `projections.queries.Figures`, built once per process on first use.
+The queries are `projections.read_side.ReadSide`, built once per process on first use.
 Every figure echoes the cut it was taken at and the rule-set version that produced it;
 projections behind the log beyond their bound answer 503 with Retry-After, never a stale
 figure presented as current.
@@ -24,31 +25,32 @@ from ledger.application import LedgerApplication
 from ledger.errors import ProjectionLagging
 from ledger.quarter import Quarter
 from projections.policy import PortfolioSnapshots
-from projections.queries import Figures
+from projections.read_side import ReadSide
 
-blp = LedgerBlueprint("figures", __name__, description="Scores, pay, portfolios, timelines")
+blp = LedgerBlueprint("scores_and_pay", __name__,
+                      description="Scores, pay, portfolios, timelines")
 
-FIGURES = "ledger.figures"
-
-
-def figures() -> Figures:
-    """The process's one `Figures`, built on first use."""
-    return figures_of(current_app)
+READ_SIDE = "ledger.read_side"
 
 
-def figures_of(app: Flask) -> Figures:
-    """The app's one `Figures` (reachable without a request, e.g. from a command)."""
-    found: Figures | None = app.extensions.get(FIGURES)
+def read_side() -> ReadSide:
+    """The process's one `ReadSide`, built on first use."""
+    return read_side_of(current_app)
+
+
+def read_side_of(app: Flask) -> ReadSide:
+    """The app's one `ReadSide` (reachable without a request, e.g. from a command)."""
+    found: ReadSide | None = app.extensions.get(READ_SIDE)
     if found is None:
         ledger_app: LedgerApplication = app.extensions[LEDGER]
-        found = app.extensions[FIGURES] = Figures(ledger_app)
+        found = app.extensions[READ_SIDE] = ReadSide(ledger_app)
     return found
 
 
 def register_portfolio_reader(app: Flask) -> None:
     """Assignments check the portfolio policy against the read models (DESIGN §3.4)."""
     # Bound to the app, not to a request: commands also run outside requests (imports).
-    app.extensions[LEDGER].portfolios = lambda day: PortfolioSnapshots(figures_of(app))(day)
+    app.extensions[LEDGER].portfolios = lambda day: PortfolioSnapshots(read_side_of(app))(day)
 
 
 def register_lag_handler(app: Flask) -> None:
@@ -192,7 +194,7 @@ def _cut(args: dict[str, Any]) -> dict[str, Any]:
 def score(args: dict[str, Any], manager_id: str) -> Any:
     """A manager's management score for a period (managers: their own only)"""
     require_own(manager_id)
-    return figures().score(manager_id, _period(args), explain=args["explain"], **_cut(args))
+    return read_side().score(manager_id, _period(args), explain=args["explain"], **_cut(args))
 
 
 @blp.route("/managers/<manager_id>/pay", methods=["GET"])
@@ -202,7 +204,7 @@ def score(args: dict[str, Any], manager_id: str) -> Any:
 def pay(args: dict[str, Any], manager_id: str) -> Any:
     """A manager's pay for a period (managers: their own only)"""
     require_own(manager_id)
-    return figures().pay(manager_id, _period(args), explain=args["explain"], **_cut(args))
+    return read_side().pay(manager_id, _period(args), explain=args["explain"], **_cut(args))
 
 
 @blp.route("/managers/<manager_id>/portfolio", methods=["GET"])
@@ -212,7 +214,7 @@ def pay(args: dict[str, Any], manager_id: str) -> Any:
 def portfolio(args: dict[str, Any], manager_id: str) -> Any:
     """The customers a manager holds on as_of (managers: their own only)"""
     require_own(manager_id)
-    return figures().portfolio(manager_id, **_cut(args))
+    return read_side().portfolio(manager_id, **_cut(args))
 
 
 @blp.route("/managers/<manager_id>/timeline", methods=["GET"])
@@ -222,4 +224,4 @@ def portfolio(args: dict[str, Any], manager_id: str) -> Any:
 def timeline(args: dict[str, Any], manager_id: str) -> Any:
     """Every event that moved a manager's score in a period, with the score after it"""
     require_own(manager_id)
-    return figures().timeline(manager_id, _period(args), **_cut(args))
+    return read_side().timeline(manager_id, _period(args), **_cut(args))

@@ -49,7 +49,7 @@ from projections.database import reading, tracked
 from projections.factset import ClosingFact, FactSet, load, load_closings
 from projections.runner import FACTS, FactsProjection
 
-__all__ = ["Figures", "ProjectionLagging"]
+__all__ = ["ReadSide", "ProjectionLagging"]
 
 DISPUTE_STATUSES = ("open", "decided", "appealed", "appeal_decided")
 MAX_DISPUTES = 1_000
@@ -66,7 +66,7 @@ class _Cut:
     position: int
 
 
-class Figures:
+class ReadSide:
     """Scores, pay, portfolios, timelines and dispute queues of one ledger."""
 
     def __init__(self, app: LedgerApplication, catch_up_timeout: float = 2.0) -> None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-pytest.importorskip("projections.queries")
+pytest.importorskip("projections.read_side")
 
 if TYPE_CHECKING:
     from conftest import Harness
@@ -106,12 +106,12 @@ def test_closing_a_period_freezes_every_managers_pay(harness: Harness) -> None:
 def test_lagging_projections_answer_503_with_retry_after(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from projections.queries import Figures, ProjectionLagging
+    from projections.read_side import ProjectionLagging, ReadSide
 
     def behind(*args: Any, **kwargs: Any) -> None:
         raise ProjectionLagging(3, "projections are 5000 events behind")
 
-    monkeypatch.setattr(Figures, "score", behind)
+    monkeypatch.setattr(ReadSide, "score", behind)
     response = harness.get("/managers/M1/score", "auditor", **Q1)
     assert (response.status_code, response.headers["Retry-After"]) == (503, "3")
     assert response.mimetype == "application/problem+json"
