@@ -1,0 +1,21 @@
+"""The keyed layer of the chain and the latest signed head, kept where the service role cannot rewrite them (issue 12).
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Reserved; filled in by the change that needs it."""
+
+
+def downgrade() -> None:
+    """Reserved; filled in by the change that needs it."""
