@@ -1,4 +1,4 @@
-"""The keyed layer of the chain and the latest signed head, kept where the service role cannot rewrite them (issue 12).
+"""The keyed layer of the chain and the latest signed head, out of the service role's reach.
 
 Revision ID: 0007
 Revises: 0006

@@ -1,4 +1,4 @@
-"""Least privilege: token rows and read models beyond the API role's reach (issue 12).
+"""Least privilege: token rows and read models beyond the API role's reach.
 
 Revision ID: 0008
 Revises: 0007
