@@ -54,6 +54,7 @@ def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
     ledger.on_recorded = metrics.count_events
     ops.register_operations(app, env, metrics)  # request ids first: every answer carries one
     auth.register_authentication(app)
+    app.before_request(common.refuse_unstorable_parameters)  # after the token: 401 first
     errors.register_error_handlers(app)
     scores_and_pay.register_lag_handler(app)
     scores_and_pay.register_portfolio_reader(app)

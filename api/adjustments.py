@@ -18,6 +18,7 @@ from api.common import CommandSchema, LedgerBlueprint, identifier, ledger, text,
 from api.trail import TrailStepSchema, trail
 from ledger.adjustment import Adjustment
 from ledger.application import Made
+from ledger.rules import MAX_POINTS
 from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("adjustments", __name__, description="Manual score adjustments")
@@ -30,6 +31,7 @@ class ProposalIn(ma.Schema):
     manager_id = identifier(required=True)
     period = ma.fields.String(required=True, metadata={"description": "quarter, e.g. 2026Q1"})
     points = ma.fields.Integer(required=True, strict=True,
+                               validate=ma.validate.Range(-MAX_POINTS, MAX_POINTS),
                                metadata={"description": "score points, signed, never 0"})
     reason = text(required=True)
 

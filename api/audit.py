@@ -10,7 +10,7 @@ import marshmallow as ma
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import TopicError
 
-from api.common import Instant, LedgerBlueprint, ledger
+from api.common import Day, Instant, LedgerBlueprint, ledger
 from persistence.records import LogRow
 from persistence.verify import event_log
 from persistence.verify import verify as verify_chain
@@ -33,7 +33,7 @@ class LogItemOut(ma.Schema):
     version = ma.fields.Integer(required=True)
     type = ma.fields.String(required=True)
     topic = ma.fields.String(required=True)
-    effective_on = ma.fields.Date(allow_none=True, required=True)
+    effective_on = Day(allow_none=True, required=True)
     recorded_at = Instant(required=True)
     actor = ma.fields.String(allow_none=True, required=True)
     role = ma.fields.String(allow_none=True, required=True)

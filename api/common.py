@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -12,15 +11,18 @@ from typing import Any
 from uuid import UUID
 
 import marshmallow as ma
-from flask import Request, Response, current_app
+from flask import Request, Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Blueprint  # type: ignore[import-untyped]
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
 from api.auth import allow
+from api.errors import problem
 from api.idempotency import HEADER, LEDGER, Reply, idempotent
+from api.input_bounds import PoisonedInput, parse_json, unstorable_texts
 from ledger.application import LedgerApplication, Receipt
+from ledger.rules import YEAR_RANGE, unstorable_text, year_in_range
 
 CENT = Decimal("0.01")
 MONEY_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,2})?$"
@@ -28,7 +30,8 @@ _MONEY = re.compile(MONEY_PATTERN)
 
 
 class LedgerParser(FlaskParser):
-    """Reads JSON numbers as Decimal (money is never a float) and refuses NaN/Infinity."""
+    """Reads JSON within api.input_bounds: numbers as Decimal (money is never a float), no
+    NaN/Infinity, bounded depth, and no text that cannot be stored (422 naming the field)."""
 
     def _raw_load_json(self, req: Request) -> Any:
         data = req.get_data(cache=True)
@@ -36,11 +39,27 @@ class LedgerParser(FlaskParser):
             if data:
                 abort(415, messages={"body": ["send JSON with Content-Type application/json"]})
             return core.missing
-        return json.loads(data.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
+        try:
+            body = parse_json(data)
+        except PoisonedInput as refused:
+            abort(400, messages={"body": [str(refused)]})
+        unstorable = dict(unstorable_texts(body))
+        if unstorable:
+            abort(422, messages={"json": {path: [why] for path, why in unstorable.items()}})
+        return body
 
 
-def _no_constant(name: str) -> Any:
-    raise json.JSONDecodeError(f"{name} is not a number", name, 0)
+def refuse_unstorable_parameters() -> Response | None:
+    """Path and query parameters obey the same text rules as bodies (before any route)."""
+    parameters = [*((f"path.{k}", v) for k, v in (request.view_args or {}).items()),
+                  *((f"query.{k}", v) for k, v in request.args.items(multi=True)),
+                  *((f"query.{k}", k) for k in request.args)]
+    errors = {name: [why] for name, value in parameters
+              if isinstance(value, str) and (why := unstorable_text(value)) is not None}
+    if not errors:
+        return None
+    detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
+    return problem(422, detail, slug="invalid-input", title="Invalid input", errors=errors)
 
 
 class LedgerBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest ships no type hints
@@ -117,6 +136,16 @@ def money_text(value: Decimal | int) -> str:
     return str(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP))
 
 
+class Day(ma.fields.Date):
+    """A business date (YYYY-MM-DD) within the years the ledger reckons with."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not year_in_range(day):
+            raise ma.ValidationError(YEAR_RANGE)
+        return day
+
+
 class Instant(ma.fields.AwareDateTime):
     """An RFC 3339 instant with its offset; written back in UTC with a `Z`."""
 
@@ -124,7 +153,11 @@ class Instant(ma.fields.AwareDateTime):
         super().__init__(format="iso", **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        # Checked before converting: year 1 at +14:00 has no UTC instant to convert to.
+        if not year_in_range(moment):
+            raise ma.ValidationError(YEAR_RANGE)
+        return moment.astimezone(UTC)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else instant_text(value)

@@ -16,6 +16,7 @@ import marshmallow as ma
 
 from api.common import (
     CommandSchema,
+    Day,
     Instant,
     LedgerBlueprint,
     Money,
@@ -37,7 +38,7 @@ MAX_BATCH = 1000
 
 class ContributionIn(ma.Schema):
     customer_id = identifier(required=True)
-    booked_on = ma.fields.Date(required=True)
+    booked_on = Day(required=True)
     interest_income = Money(required=True)
     deposit_earnings = Money(required=True)
     fee_income = Money(required=True)
@@ -72,7 +73,7 @@ class ContributionOut(CommandSchema):
     id = ma.fields.UUID(required=True)
     result = ma.fields.String(required=True, validate=ma.validate.OneOf(["created", "duplicate"]))
     customer_id = ma.fields.String(required=True)
-    booked_on = ma.fields.Date(required=True)
+    booked_on = Day(required=True)
     interest_income = Money(required=True)
     deposit_earnings = Money(required=True)
     fee_income = Money(required=True)

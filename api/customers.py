@@ -8,7 +8,16 @@ from typing import Any
 
 import marshmallow as ma
 
-from api.common import CommandSchema, LedgerBlueprint, Money, identifier, ledger, text, with_receipt
+from api.common import (
+    CommandSchema,
+    Day,
+    LedgerBlueprint,
+    Money,
+    identifier,
+    ledger,
+    text,
+    with_receipt,
+)
 from ledger.application import Made
 from ledger.customer import CUSTOMER_CLASSES, Customer
 from ledger.store import IdempotencyRecord
@@ -31,13 +40,13 @@ class CustomerIn(ma.Schema):
 
 class AssignmentIn(ma.Schema):
     manager_id = identifier(required=True)
-    effective_on = ma.fields.Date(required=True)
+    effective_on = Day(required=True)
     reason = text(required=True)
 
 
 class HoldingSchema(ma.Schema):
     manager_id = ma.fields.String(required=True)
-    effective_on = ma.fields.Date(required=True)
+    effective_on = Day(required=True)
 
 
 class WarningSchema(ma.Schema):

@@ -16,6 +16,7 @@ import marshmallow as ma
 from api.auth import acting_manager_id, require_own, with_source
 from api.common import (
     CommandSchema,
+    Day,
     LedgerBlueprint,
     evidence,
     identifier,
@@ -43,7 +44,7 @@ class DeductionIn(ma.Schema):
                                     validate=ma.validate.Range(1, 1000))
     aggravated = strict_boolean(required=True)
     disqualify = strict_boolean(load_default=False)
-    effective_on = ma.fields.Date(required=True)
+    effective_on = Day(required=True)
     description = text(required=True)
     customer_id = identifier(load_default=None, allow_none=True)
     evidence = evidence()
@@ -63,7 +64,7 @@ class DeductionFields(ma.Schema):
     occurrences = ma.fields.Integer(required=True)
     aggravated = ma.fields.Boolean(required=True)
     disqualify = ma.fields.Boolean(required=True)
-    effective_on = ma.fields.Date(required=True)
+    effective_on = Day(required=True)
     description = ma.fields.String(required=True)
     customer_id = ma.fields.String(allow_none=True, required=True)
     evidence = ma.fields.List(ma.fields.String(), required=True)
@@ -76,7 +77,7 @@ class DeductionFields(ma.Schema):
     source_system = ma.fields.String(allow_none=True, required=True)
     external_id = ma.fields.String(allow_none=True, required=True)
     dispute_id = ma.fields.UUID(allow_none=True, required=True)
-    dispute_by = ma.fields.Date(allow_none=True, required=True, metadata={
+    dispute_by = Day(allow_none=True, required=True, metadata={
         "description": "the last day its manager may dispute it, while that is possible"})
 
 
@@ -93,7 +94,7 @@ class DisputeFiledOut(CommandSchema):
     deduction_id = ma.fields.UUID(required=True)
     manager_id = ma.fields.String(required=True)
     status = ma.fields.String(required=True)
-    due_on = ma.fields.Date(allow_none=True, required=True)
+    due_on = Day(allow_none=True, required=True)
 
 
 def deduction_view(deduction: Deduction, source: tuple[str | None, str | None]) -> dict[str, Any]:

@@ -16,13 +16,14 @@ import marshmallow as ma
 from flask import g
 
 from api.auth import acting_manager_id, require_own
-from api.common import CommandSchema, LedgerBlueprint, evidence, ledger, text, with_receipt
+from api.common import CommandSchema, Day, LedgerBlueprint, evidence, ledger, text, with_receipt
 from api.scores_and_pay import read_side
 from api.trail import TrailStepSchema, trail
 from ledger.application import Made
 from ledger.deduction import Deduction
 from ledger.dispute import OUTCOMES, Dispute
 from ledger.errors import NotPermitted
+from ledger.rules import MAX_POINTS
 from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("disputes", __name__, description="Disputes, decisions and appeals")
@@ -42,6 +43,7 @@ class CommentIn(ma.Schema):
 class DecisionIn(ma.Schema):
     outcome = ma.fields.String(required=True, validate=ma.validate.OneOf(OUTCOMES))
     points = ma.fields.Integer(strict=True, load_default=None, allow_none=True,
+                               validate=ma.validate.Range(0, MAX_POINTS),
                                metadata={"description": "new total error points, "
                                          "only when partly_upheld"})
     reason = text(required=True)
@@ -67,11 +69,11 @@ class DisputeFields(ma.Schema):
     points = ma.fields.Integer(allow_none=True, required=True)
     appeal_outcome = ma.fields.String(allow_none=True, required=True)
     appeal_points = ma.fields.Integer(allow_none=True, required=True)
-    due_on = ma.fields.Date(allow_none=True, required=True, metadata={
+    due_on = Day(allow_none=True, required=True, metadata={
         "description": "the day a decision (or appeal decision) is due, while one is awaited"})
-    appeal_by = ma.fields.Date(allow_none=True, required=True, metadata={
+    appeal_by = Day(allow_none=True, required=True, metadata={
         "description": "the last day the manager may appeal, while an appeal is possible"})
-    decided_on = ma.fields.Date(allow_none=True, required=True)
+    decided_on = Day(allow_none=True, required=True)
     decided_by = ma.fields.String(allow_none=True, required=True)
     comment_count = ma.fields.Integer(required=True)
 
@@ -91,13 +93,13 @@ class QueueItemOut(ma.Schema):
     status = ma.fields.String(required=True)
     awaiting = ma.fields.String(allow_none=True, required=True, metadata={
         "description": "whose decision is awaited: reviewer or appeal_board"})
-    due_on = ma.fields.Date(allow_none=True, required=True)
+    due_on = Day(allow_none=True, required=True)
     overdue = ma.fields.Boolean(required=True)
 
 
 class QueueOut(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(QueueItemOut), required=True)
-    today = ma.fields.Date(required=True)
+    today = Day(required=True)
 
 
 def dispute_view(dispute: Dispute) -> dict[str, Any]:

@@ -8,7 +8,16 @@ from typing import Any
 
 import marshmallow as ma
 
-from api.common import CommandSchema, LedgerBlueprint, Money, identifier, ledger, text, with_receipt
+from api.common import (
+    CommandSchema,
+    Day,
+    LedgerBlueprint,
+    Money,
+    identifier,
+    ledger,
+    text,
+    with_receipt,
+)
 from ledger.application import Made
 from ledger.manager import GRADES, Manager
 from ledger.store import IdempotencyRecord
@@ -25,7 +34,7 @@ class ManagerIn(ma.Schema):
 
 class GradeChangeIn(ma.Schema):
     grade = ma.fields.String(required=True, validate=ma.validate.OneOf(GRADES))
-    effective_on = ma.fields.Date(required=True)
+    effective_on = Day(required=True)
     reason = text(required=True)
 
 
@@ -35,7 +44,7 @@ class TargetIn(ma.Schema):
 
 
 class GradeSinceSchema(ma.Schema):
-    effective_on = ma.fields.Date(allow_none=True, required=True)
+    effective_on = Day(allow_none=True, required=True)
     grade = ma.fields.String(required=True)
 
 

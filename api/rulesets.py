@@ -8,7 +8,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from api.common import CommandSchema, LedgerBlueprint, ledger, with_receipt
+from api.common import CommandSchema, Day, LedgerBlueprint, ledger, with_receipt
 from ledger.application import Made
 from ledger.errors import InvalidInput
 from ledger.rulebook import RuleBook
@@ -20,14 +20,14 @@ blp = LedgerBlueprint("rulesets", __name__, description="Versioned rule sets")
 
 class RulesetIn(ma.Schema):
     version = ma.fields.String(required=True, validate=ma.validate.Length(1, 64))
-    effective_from = ma.fields.Date(required=True)
+    effective_from = Day(required=True)
     content = ma.fields.Dict(keys=ma.fields.String(), required=True,
                              metadata={"description": "the rule-set document (§3.7)"})
 
 
 class RulesetFields(ma.Schema):
     version = ma.fields.String(required=True)
-    effective_from = ma.fields.Date(required=True)
+    effective_from = Day(required=True)
     published = ma.fields.Boolean(required=True)
 
 

@@ -18,7 +18,7 @@ import marshmallow as ma
 from flask import Flask, Response, current_app
 
 from api.auth import require_own
-from api.common import Instant, LedgerBlueprint, Money, ledger
+from api.common import Day, Instant, LedgerBlueprint, Money, ledger
 from api.errors import problem
 from api.idempotency import LEDGER
 from ledger.application import LedgerApplication
@@ -64,7 +64,7 @@ def _lagging(error: ProjectionLagging) -> Response:
 
 
 class CutArgs(ma.Schema):
-    as_of = ma.fields.Date(metadata={"description": "business date (default: today)"})
+    as_of = Day(metadata={"description": "business date (default: today)"})
     known_at = Instant(metadata={"description": "recording instant, inclusive (default: now)"})
 
 
@@ -79,7 +79,7 @@ class ScoreArgs(PeriodArgs):
 
 class CutOut(ma.Schema):
     manager_id = ma.fields.String(required=True)
-    as_of = ma.fields.Date(required=True)
+    as_of = Day(required=True)
     known_at = Instant(required=True)
 
 
@@ -101,7 +101,7 @@ class CorrectionOut(ma.Schema):
     position = ma.fields.Integer(required=True)
     recorded_at = Instant(required=True)
     type = ma.fields.String(required=True)
-    effective_on = ma.fields.Date(allow_none=True, required=True)
+    effective_on = Day(allow_none=True, required=True)
     effect = ma.fields.Dict(keys=ma.fields.String(), required=True, metadata={
         "description": "each figure of the corrected period the event moved, by how much "
                        "(score in points, money as decimal strings)"})
@@ -150,7 +150,7 @@ class HeldCustomerOut(ma.Schema):
     name = ma.fields.String(required=True)
     customer_class = ma.fields.String(required=True, data_key="class", attribute="class")
     group = ma.fields.String(allow_none=True, required=True)
-    held_from = ma.fields.Date(allow_none=True, required=True)
+    held_from = Day(allow_none=True, required=True)
 
 
 class PortfolioOut(CutOut):
@@ -161,7 +161,7 @@ class StepOut(ma.Schema):
     position = ma.fields.Integer(required=True)
     recorded_at = Instant(required=True)
     type = ma.fields.String(required=True)
-    effective_on = ma.fields.Date(allow_none=True, required=True)
+    effective_on = Day(allow_none=True, required=True)
     effect = ma.fields.Integer(required=True)
     score_after = ma.fields.Integer(required=True)
     ruleset_version = ma.fields.String(required=True)

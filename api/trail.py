@@ -12,7 +12,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from api.common import Instant
+from api.common import Day, Instant
 
 TEXT_FIELDS = ("description", "reason", "text")
 DETAIL_FIELDS = ("outcome", "points", "points_total", "due_on", "decided_by", "dispute_id",
@@ -29,7 +29,7 @@ class TrailStepSchema(ma.Schema):
     actor = ma.fields.String(required=True)
     role = ma.fields.String(required=True)
     request_id = ma.fields.String(required=True)
-    effective_on = ma.fields.Date(allow_none=True, required=True)
+    effective_on = Day(allow_none=True, required=True)
     texts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
     evidence = ma.fields.List(ma.fields.String(), required=True)
     details = ma.fields.Dict(keys=ma.fields.String(), required=True,

@@ -32,6 +32,27 @@ MAX_POINTS = 1_000_000
 MONEY_LIMIT = Decimal("1e15")
 CENT = Decimal("0.01")
 MAX_DEPTH = 16
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # the business dates and instants the ledger reckons with
+
+
+def unstorable_text(value: str) -> str | None:
+    """Why a text cannot be stored, or None when it can: PostgreSQL stores no NUL, and
+    UTF-8 cannot encode a lone surrogate, so either would fail far from where it came in."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (no lone surrogates)"
+    return None
+
+
+def year_in_range(moment: date) -> bool:
+    """A date or instant the ledger accepts (a datetime is a date too)."""
+    return FIRST_YEAR <= moment.year <= LAST_YEAR
+
+
+YEAR_RANGE = f"must lie between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31"
 
 
 # --- Input checks ---------------------------------------------------------------------------
@@ -50,6 +71,8 @@ class FieldErrors:
         """A business id such as "M1": short, not blank, no surrounding spaces."""
         if not isinstance(value, str) or not value or value != value.strip():
             self.add(name, "must be a non-blank id without surrounding spaces")
+        elif (problem := unstorable_text(value)) is not None:
+            self.add(name, problem)
         elif len(value) > MAX_IDENTIFIER or not value.isprintable():
             self.add(name, f"must be printable and at most {MAX_IDENTIFIER} characters")
 
@@ -65,6 +88,8 @@ class FieldErrors:
         """Free text that must say something, e.g. a reason."""
         if not isinstance(value, str) or not value.strip():
             self.add(name, "must not be blank")
+        elif (problem := unstorable_text(value)) is not None:
+            self.add(name, problem)
         elif len(value) > max_length:
             self.add(name, f"must be at most {max_length} characters")
 
@@ -76,6 +101,8 @@ class FieldErrors:
         # A datetime is a date subclass, but it would compare and store differently.
         if not isinstance(value, date) or isinstance(value, datetime):
             self.add(name, "must be a date")
+        elif not year_in_range(value):
+            self.add(name, YEAR_RANGE)
 
     def flag(self, name: str, value: object) -> None:
         if not isinstance(value, bool):
@@ -141,7 +168,8 @@ def _is_storable(value: object, depth: int) -> bool:
 
 
 def _is_reference(value: object) -> bool:
-    return isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_REFERENCE_LENGTH
+    return (isinstance(value, str) and bool(value.strip()) and len(value) <= MAX_REFERENCE_LENGTH
+            and unstorable_text(value) is None)
 
 
 # --- Rules ----------------------------------------------------------------------------------

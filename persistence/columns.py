@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -54,3 +55,24 @@ class Instant(TypeDecorator[datetime]):
         if value is None or isinstance(value, datetime):
             return value
         return from_micros(int(value))
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class StoredText(TypeDecorator[str]):
+    """Text a read model can always store, whatever an old event holds.
+
+    PostgreSQL's text cannot hold NUL and UTF-8 cannot encode a lone surrogate; input checks
+    refuse both today, but an event recorded before them may carry one, and one unstorable
+    value would stop its whole batch of facts - and so every figure - from being written.
+    Such characters are stored as U+FFFD instead; the event itself keeps the original.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or (value.isascii() and "\x00" not in value):
+            return value
+        return _UNSTORABLE.sub("\ufffd", value)

@@ -16,10 +16,9 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
-    Text,
 )
 
-from persistence.columns import Instant, Money
+from persistence.columns import Instant, Money, StoredText
 
 metadata = MetaData()
 
@@ -30,47 +29,47 @@ def _position() -> Column[int]:
 
 managers = Table(
     "rm_managers", metadata,
-    Column("manager_id", Text, primary_key=True),
-    Column("aggregate_id", Text, nullable=False, unique=True),
-    Column("name", Text, nullable=False),
-    Column("unit", Text, nullable=False),
+    Column("manager_id", StoredText, primary_key=True),
+    Column("aggregate_id", StoredText, nullable=False, unique=True),
+    Column("name", StoredText, nullable=False),
+    Column("unit", StoredText, nullable=False),
     _position(),
 )
 
 grades = Table(
     "rm_grades", metadata,
-    Column("manager_id", Text, primary_key=True),
+    Column("manager_id", StoredText, primary_key=True),
     Column("position", BigInteger, primary_key=True),
     Column("effective_on", Date, nullable=False),
-    Column("grade", Text, nullable=False),
+    Column("grade", StoredText, nullable=False),
 )
 
 targets = Table(
     "rm_targets", metadata,
-    Column("manager_id", Text, primary_key=True),
-    Column("period", Text, primary_key=True),
+    Column("manager_id", StoredText, primary_key=True),
+    Column("period", StoredText, primary_key=True),
     Column("position", BigInteger, primary_key=True),
     Column("incremental", Money, nullable=False),
 )
 
 customers = Table(
     "rm_customers", metadata,
-    Column("customer_id", Text, primary_key=True),
-    Column("aggregate_id", Text, nullable=False, unique=True),
-    Column("name", Text, nullable=False),
-    Column("customer_class", Text, nullable=False),
-    Column("industry", Text, nullable=False),
-    Column("chain", Text),
-    Column("group_name", Text),
+    Column("customer_id", StoredText, primary_key=True),
+    Column("aggregate_id", StoredText, nullable=False, unique=True),
+    Column("name", StoredText, nullable=False),
+    Column("customer_class", StoredText, nullable=False),
+    Column("industry", StoredText, nullable=False),
+    Column("chain", StoredText),
+    Column("group_name", StoredText),
     Column("last_year_contribution", Money, nullable=False),
     _position(),
 )
 
 holdings = Table(
     "rm_holdings", metadata,
-    Column("customer_id", Text, primary_key=True),
+    Column("customer_id", StoredText, primary_key=True),
     Column("position", BigInteger, primary_key=True),
-    Column("manager_id", Text, nullable=False),
+    Column("manager_id", StoredText, nullable=False),
     Column("effective_on", Date, nullable=False),
 )
 
@@ -79,114 +78,114 @@ contributions = Table(
     # Keyed by position, not by posting id: the log already makes ids unique, and a key
     # that grows in order keeps bulk inserts of the largest fact table cheap.
     Column("position", BigInteger, primary_key=True),
-    Column("contribution_id", Text, nullable=False),
-    Column("customer_id", Text, nullable=False),
+    Column("contribution_id", StoredText, nullable=False),
+    Column("customer_id", StoredText, nullable=False),
     Column("booked_on", Date, nullable=False),
     Column("interest_income", Money, nullable=False),
     Column("deposit_earnings", Money, nullable=False),
     Column("fee_income", Money, nullable=False),
     Column("risk_cost", Money, nullable=False),
-    Column("source_system", Text, nullable=False),
-    Column("external_id", Text, nullable=False),
+    Column("source_system", StoredText, nullable=False),
+    Column("external_id", StoredText, nullable=False),
 )
 
 deductions = Table(
     "rm_deductions", metadata,
-    Column("deduction_id", Text, primary_key=True),
-    Column("manager_id", Text, nullable=False),
-    Column("rule_code", Text, nullable=False),
+    Column("deduction_id", StoredText, primary_key=True),
+    Column("manager_id", StoredText, nullable=False),
+    Column("rule_code", StoredText, nullable=False),
     Column("occurrences", Integer, nullable=False),
     Column("aggravated", Boolean, nullable=False),
     Column("disqualify", Boolean, nullable=False),
     Column("effective_on", Date, nullable=False),
     Column("points_per_occurrence", Integer, nullable=False),
-    Column("ruleset_version", Text, nullable=False),
-    Column("customer_id", Text),
-    Column("description", Text, nullable=False),
+    Column("ruleset_version", StoredText, nullable=False),
+    Column("customer_id", StoredText),
+    Column("description", StoredText, nullable=False),
     _position(),
 )
 
 deduction_changes = Table(
     "rm_deduction_changes", metadata,
-    Column("deduction_id", Text, primary_key=True),
+    Column("deduction_id", StoredText, primary_key=True),
     Column("position", BigInteger, primary_key=True),
-    Column("status", Text, nullable=False),
+    Column("status", StoredText, nullable=False),
     Column("points_total", Integer),
-    Column("dispute_id", Text, nullable=False),
+    Column("dispute_id", StoredText, nullable=False),
 )
 
 disputes = Table(
     "rm_disputes", metadata,
-    Column("dispute_id", Text, primary_key=True),
-    Column("deduction_id", Text, nullable=False),
-    Column("manager_id", Text, nullable=False),
+    Column("dispute_id", StoredText, primary_key=True),
+    Column("deduction_id", StoredText, nullable=False),
+    Column("manager_id", StoredText, nullable=False),
     _position(),
 )
 
 dispute_steps = Table(
     "rm_dispute_steps", metadata,
-    Column("dispute_id", Text, primary_key=True),
+    Column("dispute_id", StoredText, primary_key=True),
     Column("position", BigInteger, primary_key=True),
-    Column("step", Text, nullable=False),
-    Column("status", Text, nullable=False),
+    Column("step", StoredText, nullable=False),
+    Column("status", StoredText, nullable=False),
     Column("due_on", Date),
-    Column("outcome", Text),
+    Column("outcome", StoredText),
 )
 
 adjustments = Table(
     "rm_adjustments", metadata,
-    Column("adjustment_id", Text, primary_key=True),
-    Column("manager_id", Text, nullable=False),
-    Column("period", Text, nullable=False),
+    Column("adjustment_id", StoredText, primary_key=True),
+    Column("manager_id", StoredText, nullable=False),
+    Column("period", StoredText, nullable=False),
     Column("points", Integer, nullable=False),
     _position(),
 )
 
 adjustment_changes = Table(
     "rm_adjustment_changes", metadata,
-    Column("adjustment_id", Text, primary_key=True),
+    Column("adjustment_id", StoredText, primary_key=True),
     Column("position", BigInteger, primary_key=True),
-    Column("status", Text, nullable=False),
+    Column("status", StoredText, nullable=False),
 )
 
 rulesets = Table(
     "rm_rulesets", metadata,
-    Column("version", Text, primary_key=True),
+    Column("version", StoredText, primary_key=True),
     Column("effective_from", Date, nullable=False),
-    Column("content", Text, nullable=False),
+    Column("content", StoredText, nullable=False),
     _position(),
 )
 
 ruleset_publications = Table(
     "rm_ruleset_publications", metadata,
-    Column("version", Text, primary_key=True),
+    Column("version", StoredText, primary_key=True),
     _position(),
 )
 
 period_closings = Table(
     "rm_period_closings", metadata,
-    Column("period", Text, primary_key=True),
+    Column("period", StoredText, primary_key=True),
     _position(),
     # The figures the closing froze, as the event recorded them (JSON text, decimals as text).
-    Column("frozen", Text, nullable=False),
+    Column("frozen", StoredText, nullable=False),
 )
 
 views = Table(
     "rm_views", metadata,
-    Column("view_name", Text, primary_key=True),
+    Column("view_name", StoredText, primary_key=True),
     # NULL: the live view, which uses the rule set in force for each period.
-    Column("ruleset_version", Text),
+    Column("ruleset_version", StoredText),
 )
 
 figures = Table(
     "rm_figures", metadata,
-    Column("view_name", Text, primary_key=True),
-    Column("manager_id", Text, primary_key=True),
-    Column("period", Text, primary_key=True),
-    Column("ruleset_version", Text, nullable=False),
+    Column("view_name", StoredText, primary_key=True),
+    Column("manager_id", StoredText, primary_key=True),
+    Column("period", StoredText, primary_key=True),
+    Column("ruleset_version", StoredText, nullable=False),
     _position(),
     Column("score", Integer, nullable=False),
-    Column("rating", Text, nullable=False),
+    Column("rating", StoredText, nullable=False),
     Column("error_points", Integer, nullable=False),
     Column("adjustment_points", Integer, nullable=False),
     Column("disqualified", Boolean, nullable=False),
@@ -202,14 +201,14 @@ figures = Table(
 # Tables owned by the event store (migration 0001); only read or tracked here.
 tracking = Table(
     "tracking", metadata,
-    Column("application_name", Text, primary_key=True),
+    Column("application_name", StoredText, primary_key=True),
     Column("notification_id", BigInteger, nullable=False),
 )
 
 events = Table(
     "events", metadata,
     Column("position", BigInteger, primary_key=True),
-    Column("topic", Text, nullable=False),
+    Column("topic", StoredText, nullable=False),
     Column("recorded_at", Instant, nullable=False),
 )
 
