@@ -21,6 +21,7 @@ from ledger.adjustment import Adjustment
 from ledger.audit import current_audit
 from ledger.base import DateAsISO
 from ledger.calculation.portfolio_policy import PolicyWarning, check_assignment
+from ledger.chain_key import ChainKey, chain_key_id
 from ledger.contribution import Contribution
 from ledger.customer import Customer
 from ledger.deduction import Deduction
@@ -690,6 +691,20 @@ class LedgerApplication(Application[UUID]):
             closing = Period.open(quarter)
         closing.close(reason=reason, today=self.today(), freeze=lambda: freeze(quarter))
         return self._made(closing, closing, idempotency=idempotency)
+
+    # --- the chain key ------------------------------------------------------------
+
+    def rotate_chain_key(self, key_id: str, *, reason: str) -> Made[ChainKey]:
+        """Announces the key that seals the log from this event on (the first one
+        introduces it). The appending process must hold that key: it seals this event."""
+        chain_key: ChainKey
+        try:
+            chain_key = self.repository.get(chain_key_id())
+        except AggregateNotFoundError:
+            chain_key = ChainKey.introduce(key_id, reason)
+        else:
+            chain_key.rotate(key_id, reason)
+        return self._made(chain_key, chain_key, idempotency=None)
 
     # --- helpers ------------------------------------------------------------------
 

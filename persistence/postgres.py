@@ -52,6 +52,7 @@ from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 
 from ledger.store import Append, Appended, StoredRequest
 from persistence.records import (
+    HEAD_COLUMNS,
     IDEMPOTENCY_COLUMNS,
     ChainInput,
     Head,
@@ -59,7 +60,9 @@ from persistence.records import (
     append_of,
     idempotency_values,
     plan_append,
+    plan_seals,
 )
+from persistence.seal import Seal
 
 APPEND_LOCK_KEY = 7_300_417_001
 """The advisory-lock key that serialises appends to the event log (any fixed bigint)."""
@@ -281,6 +284,10 @@ def _uuid_text(value: UUID | str) -> str:
     return value.hex if isinstance(value, UUID) else value
 
 
+def _seal_values(seal: Seal | None) -> tuple[str | None, bytes | None]:
+    return (None, None) if seal is None else (seal.key_id, seal.mac)
+
+
 def _uuid_or_text(value: Any) -> UUID | str:
     return value if isinstance(value, UUID) else str(value)
 
@@ -371,10 +378,11 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
         statement_suffix = "".join(c if c.isalnum() else "_" for c in events_table_name)
         self.head_statement_name = f"ledger_head_of_{statement_suffix}"
         self.head_statement = (
-            "SELECT clock_timestamp(), head.position, head.recorded_at, "
-            "(SELECT link FROM event_chain ORDER BY position DESC LIMIT 1) "
-            "FROM (SELECT 1) AS one LEFT JOIN (SELECT position, recorded_at "
-            f"FROM {events_table_name} ORDER BY position DESC LIMIT 1) AS head ON true"
+            "SELECT clock_timestamp(), head.position, head.recorded_at, last.link, "
+            "last.key_id FROM (SELECT 1) AS one LEFT JOIN (SELECT position, recorded_at "
+            f"FROM {events_table_name} ORDER BY position DESC LIMIT 1) AS head ON true "
+            "LEFT JOIN (SELECT link, key_id FROM event_chain ORDER BY position DESC LIMIT 1) "
+            "AS last ON true"
         )
         # One event (a single command's usual append) is inserted by a prepared statement
         # too: the event and its link in one statement.
@@ -382,7 +390,7 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
         self.append_one = (
             f"WITH event AS (INSERT INTO {events_table_name} (position, originator_id, "
             "originator_version, topic, state, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)) "
-            "INSERT INTO event_chain (position, link) VALUES ($1, $7)"
+            "INSERT INTO event_chain (position, link, key_id, seal) VALUES ($1, $7, $8, $9)"
         )
         lock = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}); "
         self.lock_statement = lock + f"EXECUTE {self.head_statement_name}"
@@ -411,14 +419,16 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
             curs.execute(self.lock_statement)
         else:  # A process recorder's transaction began with its tracking row.
             curs.execute(self.lock_statement_unprepared)
-        now, position, recorded_at, link = curs.fetchone()
-        head = Head(position=position or 0, recorded_at=recorded_at, link=bytes(link or bytes(32)))
+        now, position, recorded_at, link, key_id = curs.fetchone()
+        head = Head(position=position or 0, recorded_at=recorded_at,
+                    link=bytes(link or bytes(32)), key_id=key_id)
         appended = plan_append(head, now, stored_events)
+        seals = plan_seals(head, stored_events, appended)
         # The second and last round trip: the events, their chain links, any extra rows,
         # the wake-up for followers (delivered only on commit), and the COMMIT itself.
         append = append_of(kwargs)
         statements = [
-            self._events_insert(curs, stored_events, appended),
+            self._events_insert(curs, stored_events, appended, seals),
             *self._idempotency_insert(curs, append, appended),
             f"NOTIFY {NOTIFY_CHANNEL}".encode(),
         ]
@@ -428,14 +438,15 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
         return [a.position for a in appended]
 
     def _events_insert(
-        self, curs: TxCursor, stored_events: Sequence[StoredEvent], appended: Sequence[Appended]
+        self, curs: TxCursor, stored_events: Sequence[StoredEvent],
+        appended: Sequence[Appended], seals: Sequence[Seal | None],
     ) -> bytes:
         if len(appended) == 1 and curs.prepare(self.append_one_name, self.append_one):
-            (s,), (a,) = stored_events, appended
+            (s,), (a,), (seal,) = stored_events, appended, seals
             return curs.mogrify(
-                f"EXECUTE {self.append_one_name} (%s, %s, %s, %s, %s, %s, %s)",
+                f"EXECUTE {self.append_one_name} (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (a.position, _uuid_text(s.originator_id), s.originator_version, s.topic, s.state,
-                 a.recorded_at, a.link),
+                 a.recorded_at, a.link, *_seal_values(seal)),
             )
         # One mogrify per table rather than one per row, and the append's one recording
         # time adapted once (psycopg2's datetime adapter is the costliest part of a row).
@@ -454,13 +465,15 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
             b",".join([b"(%s,%s,%s,%s,%s," + recorded + b")"] * count), params
         )
         values_chain = curs.mogrify(
-            b",".join([b"(%s,%s)"] * count), [x for a in appended for x in (a.position, a.link)]
+            b",".join([b"(%s,%s,%s,%s)"] * count),
+            [x for a, seal in zip(appended, seals, strict=True)
+             for x in (a.position, a.link, *_seal_values(seal))],
         )
         return (
             f"INSERT INTO {self.events_table_name} (position, originator_id, "
             "originator_version, topic, state, recorded_at) VALUES ".encode()
             + values_events
-            + b"; INSERT INTO event_chain (position, link) VALUES "
+            + b"; INSERT INTO event_chain (position, link, key_id, seal) VALUES "
             + values_chain
         )
 
@@ -552,16 +565,27 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
             curs.execute(
                 "SELECT e.position, replace(e.originator_id::text, '-', ''), "
                 "e.originator_version, e.topic, sha256(e.state), "
-                "(extract(epoch FROM e.recorded_at) * 1000000)::bigint, c.link "
-                f"FROM {self.events_table_name} e "
+                "(extract(epoch FROM e.recorded_at) * 1000000)::bigint, c.link, c.key_id, "
+                f"c.seal FROM {self.events_table_name} e "
                 "LEFT JOIN event_chain c ON c.position = e.position AND c.position > %s "
                 "WHERE e.position > %s ORDER BY e.position LIMIT %s",
                 (after, after, limit),
             )
             return [
-                ChainInput(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6] and bytes(r[6]))
+                ChainInput(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6] and bytes(r[6]),
+                           r[7], r[8] and bytes(r[8]))
                 for r in curs.fetchall()
             ]
+
+    def select_heads(self, limit: int) -> list[tuple[Any, ...]]:
+        """The signed heads kept in `chain_heads`, highest position first (see head.py)."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT {', '.join(HEAD_COLUMNS)} FROM chain_heads "
+                "ORDER BY position DESC, exported_at DESC LIMIT %s",
+                (limit,),
+            )
+            return [tuple(r) for r in curs.fetchall()]
 
     def select_links(self, after: int, up_to: int | None, limit: int) -> list[tuple[int, bytes]]:
         """Chain links after a position (up to one, if given), in order."""

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from ledger.store import APPEND, Append, Appended, IdempotencyRecord
+from persistence.seal import Seal, keyring_from_environment, seals_for
 
 GENESIS_LINK = bytes(32)
 """The link before the first event: 32 zero bytes."""
@@ -31,11 +32,13 @@ class Head:
     position: int = 0
     recorded_at: datetime | None = None
     link: bytes = GENESIS_LINK
+    key_id: str | None = None
+    """The chain key that sealed the head (None: the log is not sealed yet)."""
 
 
 class ChainInput(NamedTuple):
     """What one link is computed from, as `verify` reads it (digests, not states), with
-    the link stored for it, if any."""
+    the link stored for it, if any, and its seal (the keyed layer, persistence/seal.py)."""
 
     position: int
     originator: str
@@ -44,6 +47,8 @@ class ChainInput(NamedTuple):
     state_digest: bytes
     recorded_micros: int
     stored_link: bytes | None
+    key_id: str | None = None
+    seal: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,10 @@ IDEMPOTENCY_COLUMNS = (
     "first_position", "position", "recorded_at",
 )
 """The columns of an idempotency row, in the order `idempotency_values` gives them."""
+
+
+HEAD_COLUMNS = ("position", "link", "recorded_at", "exported_at", "public_key", "signature")
+"""The columns of `chain_heads` (a signed head, persistence/head.py), in order."""
 
 
 def append_of(kwargs: Mapping[str, Any]) -> Append | None:
@@ -192,3 +201,16 @@ def plan_append(head: Head, now: datetime, stored_events: Sequence[StoredEvent])
             )
         )
     return appended
+
+
+def plan_seals(
+    head: Head, stored_events: Sequence[StoredEvent], appended: Sequence[Appended]
+) -> list[Seal | None]:
+    """The keyed layer of an append planned by `plan_append`, under the same lock.
+
+    The key in force is the head's, unless the append announces another; the keys come
+    from LEDGER_CHAIN_KEY_FILE. Raises ChainKeyUnavailable (and so appends nothing) when
+    the key in force is not held here, rather than append what verify must call forged.
+    """
+    links = [a.link for a in appended]
+    return seals_for(head.key_id, links, stored_events, keyring_from_environment())

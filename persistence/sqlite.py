@@ -41,6 +41,7 @@ from eventsourcing.utils import strtobool
 
 from ledger.store import Appended, StoredRequest
 from persistence.records import (
+    HEAD_COLUMNS,
     IDEMPOTENCY_COLUMNS,
     ChainInput,
     Head,
@@ -50,8 +51,10 @@ from persistence.records import (
     idempotency_values,
     originator_text,
     plan_append,
+    plan_seals,
     to_micros,
 )
+from persistence.seal import Seal
 
 
 class ImmediateTransaction(SQLiteTransaction):
@@ -107,8 +110,9 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
-        appended = plan_append(self._head(c), datetime.now(UTC), stored_events)
-        self._write_events(c, stored_events, appended)
+        head = self._head(c)
+        appended = plan_append(head, datetime.now(UTC), stored_events)
+        self._write_events(c, stored_events, appended, plan_seals(head, stored_events, appended))
         append = append_of(kwargs)
         if append is not None:
             if append.idempotency is not None:
@@ -122,17 +126,20 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
 
     def _head(self, c: SQLiteCursor) -> Head:
         c.execute(
-            f"SELECT e.position, e.recorded_at, ch.link FROM {self.events_table_name} e "
+            "SELECT e.position, e.recorded_at, ch.link, ch.key_id "
+            f"FROM {self.events_table_name} e "
             "LEFT JOIN event_chain ch ON ch.position = e.position "
             "ORDER BY e.position DESC LIMIT 1"
         )
         row = c.fetchone()
         if row is None:
             return Head()
-        return Head(position=row[0], recorded_at=from_micros(row[1]), link=bytes(row[2]))
+        return Head(position=row[0], recorded_at=from_micros(row[1]), link=bytes(row[2]),
+                    key_id=row[3])
 
     def _write_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], appended: Sequence[Appended]
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
+        appended: Sequence[Appended], seals: Sequence[Seal | None],
     ) -> None:
         c.executemany(
             f"INSERT INTO {self.events_table_name} (position, originator_id, "
@@ -150,8 +157,9 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
             ],
         )
         c.executemany(
-            "INSERT INTO event_chain (position, link) VALUES (?,?)",
-            [(a.position, a.link) for a in appended],
+            "INSERT INTO event_chain (position, link, key_id, seal) VALUES (?,?,?,?)",
+            [(a.position, a.link, *_seal_values(seal))
+             for a, seal in zip(appended, seals, strict=True)],
         )
 
     def select_notifications(
@@ -225,15 +233,26 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 "SELECT e.position, e.originator_id, e.originator_version, e.topic, e.state, "
-                f"e.recorded_at, ch.link FROM {self.events_table_name} e "
+                f"e.recorded_at, ch.link, ch.key_id, ch.seal FROM {self.events_table_name} e "
                 "LEFT JOIN event_chain ch ON ch.position = e.position "
                 "WHERE e.position > ? ORDER BY e.position LIMIT ?",
                 (after, limit),
             )
             return [
-                ChainInput(r[0], r[1], r[2], r[3], hashlib.sha256(r[4]).digest(), r[5], r[6])
+                ChainInput(r[0], r[1], r[2], r[3], hashlib.sha256(r[4]).digest(), r[5], r[6],
+                           r[7], None if r[8] is None else bytes(r[8]))
                 for r in c.fetchall()
             ]
+
+    def select_heads(self, limit: int) -> list[tuple[Any, ...]]:
+        """The signed heads kept in `chain_heads`, highest position first (see head.py)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT {', '.join(HEAD_COLUMNS)} FROM chain_heads "
+                "ORDER BY position DESC, exported_at DESC LIMIT ?",
+                (limit,),
+            )
+            return [tuple(r) for r in c.fetchall()]
 
     def select_links(self, after: int, up_to: int | None, limit: int) -> list[tuple[int, bytes]]:
         """Chain links after a position (up to one, if given), in order."""
@@ -310,6 +329,10 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
         if row is None:
             return None
         return StoredRequest(str(row[0]), int(row[1]), bytes(row[2]), row[3], row[4])
+
+
+def _seal_values(seal: Seal | None) -> tuple[str | None, bytes | None]:
+    return (None, None) if seal is None else (seal.key_id, seal.mac)
 
 
 def _sqlite_value(value: Any) -> Any:
