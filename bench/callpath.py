@@ -53,6 +53,8 @@ def deduction(day: str) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--list", action="store_true", help="print every function entered")
+    parser.add_argument("--without-key", action="store_true",
+                        help="send the measured request without an Idempotency-Key")
     args = parser.parse_args(argv)
     from api import create_app
     from persistence.schema import upgrade
@@ -74,8 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     json=deduction("2026-02-01"))
 
         def post() -> None:
+            key = {} if args.without_key else {"Idempotency-Key": "measured"}
             answer = client.post("/api/v1/deductions", json=deduction("2026-02-02"),
-                                 headers={**auth, "Idempotency-Key": "measured"})
+                                 headers={**auth, **key})
             assert answer.status_code == 201, answer.get_data(as_text=True)
 
         entered = entered_during(post)
