@@ -1,9 +1,11 @@
-"""The auditor's view of the log: every event in order, and the hash chain's verification."""
+"""The auditor's view of the log: every event in order, the chain's verification (its seals
+and signed heads too), and, on request, the read models checked against a replay of the log."""
 # flask-smorest ships no type hints, so its route decorators are untyped.
 # mypy: disable-error-code="untyped-decorator"
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import marshmallow as ma
@@ -11,9 +13,11 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import TopicError
 
 from api.common import Day, Instant, LedgerBlueprint, ledger
+from persistence.head import audit
 from persistence.records import LogRow
+from persistence.seal import keyring_from_environment
 from persistence.verify import event_log
-from persistence.verify import verify as verify_chain
+from projections.replay_check import Difference, check_views
 
 blp = LedgerBlueprint("audit", __name__, description="The event log and its integrity")
 
@@ -57,6 +61,28 @@ class ProblemOut(ma.Schema):
     detail = ma.fields.String(required=True)
 
 
+class VerifyArgs(ma.Schema):
+    views = ma.fields.Boolean(load_default=False, metadata={
+        "description": "also replay the log into a scratch copy of the read models and "
+                       "compare them row by row"})
+
+
+class DifferenceOut(ma.Schema):
+    table = ma.fields.String(required=True)
+    key = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
+    column = ma.fields.String(allow_none=True, required=True,
+                              metadata={"description": "null: the whole row is missing"})
+    stored = ma.fields.String(allow_none=True, required=True)
+    replayed = ma.fields.String(allow_none=True, required=True)
+    detail = ma.fields.String(required=True)
+
+
+class ViewsOut(ma.Schema):
+    ok = ma.fields.Boolean(required=True)
+    compared = ma.fields.Integer(required=True, metadata={"description": "stored rows"})
+    differences = ma.fields.List(ma.fields.Nested(DifferenceOut), required=True)
+
+
 class VerifyOut(ma.Schema):
     ok = ma.fields.Boolean(required=True)
     checked = ma.fields.Integer(required=True)
@@ -64,6 +90,13 @@ class VerifyOut(ma.Schema):
     head_link = ma.fields.String(required=True)
     head_recorded_at = Instant(allow_none=True, required=True)
     first_bad = ma.fields.Nested(ProblemOut, allow_none=True, required=True)
+    problems = ma.fields.List(ma.fields.Nested(ProblemOut), required=True,
+                              metadata={"description": "every bad position, in log order"})
+    keyed = ma.fields.Boolean(required=True, metadata={
+        "description": "true: the seals were checked with the chain key"})
+    key_in_force = ma.fields.String(allow_none=True, required=True)
+    views = ma.fields.Nested(ViewsOut, allow_none=True, required=True,
+                             metadata={"description": "null unless views=true"})
 
 
 AUDIT_FIELDS = ("actor", "role", "request_id", "source_system", "external_id", "effective_on")
@@ -101,10 +134,30 @@ def events(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/audit/verify", methods=["GET"])
 @blp.allow("auditor")
+@blp.arguments(VerifyArgs, location="query")
 @blp.response(200, VerifyOut)
-def verify() -> Any:
-    """Recompute the hash chain; name the first event altered, removed or reordered"""
-    result = verify_chain(event_log(ledger().recorder))
-    return {"ok": result.ok, "checked": result.checked, "head_position": result.head_position,
-            "head_link": result.head_link.hex(), "head_recorded_at": result.head_recorded_at,
-            "first_bad": result.first_bad}
+def verify(args: dict[str, Any]) -> Any:
+    """Recompute the chain and its seals, compare it with the signed heads; name every bad
+    position, the first one first; with views=true, check the read models by replay"""
+    app = ledger()
+    result = audit(event_log(app.recorder), keyring=keyring_from_environment(),
+                   trusted_public_key=os.environ.get("LEDGER_HEAD_PUBLIC_KEY") or None)
+    views = None
+    if args["views"]:
+        differences, compared = check_views(app)
+        views = {"ok": not differences, "compared": compared,
+                 "differences": [difference_item(d) for d in differences]}
+    return {"ok": result.ok and (views is None or views["ok"]), "checked": result.checked,
+            "head_position": result.head_position, "head_link": result.head_link.hex(),
+            "head_recorded_at": result.head_recorded_at, "first_bad": result.first_bad,
+            "problems": list(result.problems), "keyed": result.keyed,
+            "key_in_force": result.key_in_force, "views": views}
+
+
+def difference_item(difference: Difference) -> dict[str, Any]:
+    def shown(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return {"table": difference.table, "key": {k: str(v) for k, v in difference.key},
+            "column": difference.column, "stored": shown(difference.stored),
+            "replayed": shown(difference.replayed), "detail": difference.describe()}

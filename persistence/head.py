@@ -1,12 +1,17 @@
-"""The chain's head kept outside the database, signed with an operator's Ed25519 key.
+"""The chain's head, signed with an operator's Ed25519 key, kept where the log cannot undo it.
 
-An exported head lets an auditor prove later that the log still extends what it was:
-every event up to the head's position is still there, unchanged, in the same order.
+A signed head lets an auditor prove later that the log still extends what it was: every
+event up to the head's position is still there, unchanged, in the same order. Heads are
+kept in two places: in `chain_heads`, which the service role may only add to (so plain
+`verify` names a tail truncated after the latest head), and in files outside the database
+(`--export-head`, checked with `--against`), which not even the database's owner reaches.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +23,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from sqlalchemy import Engine, text
 
 from ledger.errors import HeadFileInvalid
-from persistence.verify import ChainSource, Problem, VerifyResult
+from persistence.records import HEAD_COLUMNS
+from persistence.seal import Keyring
+from persistence.verify import EventLog, Problem, VerifyResult, verify
+
+MAX_STORED_HEADS = 100
+"""Plain verify compares the log with at most this many of the latest stored heads."""
 
 SIGNED_FIELDS = ("position", "link", "recorded_at", "exported_at")
 
@@ -91,27 +102,111 @@ def read_head(path: Path, trusted_public_key: str) -> SignedHead:
     except (OSError, ValueError, TypeError) as e:
         msg = f"cannot read head file {path}: {e}"
         raise HeadFileInvalid(msg) from e
-    key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(trusted_public_key))
-    try:
-        key.verify(bytes.fromhex(head.signature), head.signed_bytes())
-    except (InvalidSignature, ValueError) as e:
+    if not signature_holds(head, trusted_public_key):
         msg = f"the signature of {path} does not verify with the trusted key"
-        raise HeadFileInvalid(msg) from e
+        raise HeadFileInvalid(msg)
     return head
 
 
-def check_extends(source: ChainSource, result: VerifyResult, head: SignedHead) -> Problem | None:
-    """Does the verified log still extend the exported head?"""
-    if result.first_bad is not None and result.first_bad.position <= head.position:
-        return result.first_bad
-    if result.head_position < head.position:
-        return Problem(
-            result.head_position + 1, "missing",
-            f"the log ends at {result.head_position}; the exported head is at {head.position}",
-        )
+def signature_holds(head: SignedHead, trusted_public_key: str) -> bool:
+    try:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(trusted_public_key))
+        key.verify(bytes.fromhex(head.signature), head.signed_bytes())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def record_head(engine: Engine, head: SignedHead) -> None:
+    """Keep a signed head in `chain_heads` (insert-only for the service role)."""
+    columns = ", ".join(HEAD_COLUMNS)
+    values = ", ".join(f":{c}" for c in HEAD_COLUMNS)
+    with engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO chain_heads ({columns}) VALUES ({values})"),
+                     {c: getattr(head, c) for c in HEAD_COLUMNS})
+
+
+def stored_heads(source: EventLog) -> list[SignedHead]:
+    """The latest heads kept in `chain_heads`, highest position first."""
+    return [SignedHead(*row) for row in source.select_heads(MAX_STORED_HEADS)]
+
+
+def check_extends(source: EventLog, result: VerifyResult, head: SignedHead) -> list[Problem]:
+    """What is wrong with the log as an extension of `head` (nothing: an empty list).
+
+    Only the head's own position is compared here; failures before and after it are the
+    walk's (`result.problems`), which `audit` reports beside these.
+    """
+    end = result.head_position
+    if end < head.position:
+        return [Problem(end + 1, "missing",
+                        f"the log ends at {end}; the head signed at {head.exported_at} "
+                        f"is at {head.position}")]
     if head.position == 0:
-        return None
+        return []
     links = source.select_links(head.position - 1, head.position, 1)
-    if not links or links[0][1].hex() != head.link:
-        return Problem(head.position, "altered", "the link at the exported head differs")
-    return None
+    if links and links[0][0] == head.position and links[0][1].hex() == head.link:
+        return []
+    return [_first_rewritten(source, head)]
+
+
+def _first_rewritten(source: EventLog, head: SignedHead) -> Problem:
+    """Where a history that no longer reaches `head` was rewritten, as far as can be told.
+
+    Recording times never decrease and are the ledger's, so an event recorded after the
+    head's own event, at or before the head's position, was written after the head was
+    signed: the rewrite starts there. Otherwise (a forger who kept the times) only the
+    seals can tell, and the walk with the chain key names that position.
+    """
+    if head.recorded_at is not None:
+        known = source.position_known_at(datetime.fromisoformat(head.recorded_at))
+        if known < head.position:
+            return Problem(known + 1, "altered",
+                           f"recorded after the head at {head.position} was signed: the "
+                           "history from here on was rewritten")
+    return Problem(head.position, "altered",
+                   f"the link at the head signed at {head.exported_at} differs: the history "
+                   "up to it was rewritten with recomputed links (verify with the chain key "
+                   "to name the first forged position)")
+
+
+def check_stored_heads(
+    source: EventLog, result: VerifyResult, trusted_public_key: str | None
+) -> list[Problem]:
+    """Compare the log with the heads kept in `chain_heads`.
+
+    Without a trusted public key a stored head is taken as it is: a forged one can then
+    raise a false alarm, never hide a change, since it can only claim more than the log has.
+    """
+    problems = []
+    for head in stored_heads(source):
+        if trusted_public_key is not None and not signature_holds(head, trusted_public_key):
+            problems.append(Problem(head.position, "forged",
+                                    f"the head stored for {head.position} ({head.exported_at}) "
+                                    "is not signed by the trusted key"))
+            continue
+        problems.extend(check_extends(source, result, head))
+    return problems
+
+
+def merged(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """Problems in log order, each (position, kind) once."""
+    seen: dict[tuple[int, str], Problem] = {}
+    for problem in problems:
+        seen.setdefault((problem.position, problem.kind), problem)
+    return tuple(sorted(seen.values(), key=lambda p: p.position))
+
+
+def audit(
+    source: EventLog, *, keyring: Keyring | None = None, trusted_public_key: str | None = None,
+    against: Sequence[SignedHead] = (), progress: Callable[[int], object] | None = None,
+) -> VerifyResult:
+    """The walk (with the chain key when given), the stored heads and any head files, as
+    one result that names every failure found, the first bad position first."""
+    result = verify(source, progress, keyring)
+    found = [*result.problems, *check_stored_heads(source, result, trusted_public_key)]
+    for head in against:
+        found.extend(check_extends(source, result, head))
+    problems = merged(found)
+    return dataclasses.replace(result, ok=not problems, problems=problems,
+                               first_bad=problems[0] if problems else None)
