@@ -132,10 +132,12 @@ def verify(
     walk = _Walk(keyring)
     problems: list[Problem] = []
     for rows in _pages(source):
-        for row in rows:
-            problems.extend(_step(source, walk, row))
+        at = _sound_prefix(walk, rows, 0)
+        while at < len(rows):
+            problems.extend(_step(source, walk, rows[at]))
             if len(problems) >= limit:
                 return _result(walk, problems[:limit])
+            at = _sound_prefix(walk, rows, at + 1)
         if progress is not None:
             progress(len(rows))
     orphan = source.select_links(walk.position, None, 1)
@@ -159,6 +161,32 @@ def _result(walk: _Walk, problems: list[Problem]) -> VerifyResult:
         keyed=walk.keyring is not None,
         key_in_force=walk.key_in_force,
     )
+
+
+def _sound_prefix(walk: _Walk, rows: list[ChainInput], start: int) -> int:
+    """Accept rows from `start` on while they need no closer look (the next position, its
+    link right, no key changing and no MAC to check); return the index it stopped at.
+
+    The hot loop of verify, kept to local names: the rows it accepts are nearly all rows.
+    """
+    if walk.keyring is not None:
+        return start
+    position, link, key = walk.position, walk.link, walk.key_in_force
+    at = start
+    for row in rows[start:]:
+        stored = row.stored_link
+        if (link is None or stored is None or row.position != position + 1
+                or row.key_id != key or (key is not None and row.seal is None)
+                or row.topic in ANNOUNCING_TOPICS
+                or link_from_parts(link, row.position, row.originator, row.originator_version,
+                                   row.topic, row.state_digest, row.recorded_micros) != stored):
+            break
+        position, link, at = row.position, stored, at + 1
+    if at > start:
+        walk.position, walk.link = position, link
+        walk.recorded_micros = rows[at - 1].recorded_micros
+        walk.checked += at - start
+    return at
 
 
 def _step(source: ChainSource, walk: _Walk, row: ChainInput) -> list[Problem]:
