@@ -20,6 +20,7 @@ from dbsupport import fresh_sqlite_url, postgres_admin_url, postgres_service_url
 from ledger.application import LedgerApplication
 from ledger.audit import AuditContext, acting_as
 from ledger_cli.main import main
+from ledger_cli.verify import chain_key as chain_key_commands
 from persistence.records import (
     GENESIS_LINK,
     chain_link,
@@ -33,6 +34,7 @@ from persistence.seal import (
     ChainKeyUnavailable,
     generate_key_file,
     keyring_from_environment,
+    seal_mac,
 )
 from persistence.url import environment_for, sqlite_path
 from persistence.verify import verify
@@ -239,6 +241,49 @@ class SQLiteTamper:
         assert "ok:" in _cli(["verify"], env)
         failed = _cli(["verify"], {**env, KEY_FILE_ENV: chain_key}, code=1)
         assert f"FAILED at position {forged}: forged" in failed
+
+    def test_a_forged_rotation_to_the_forgers_own_key_is_named_with_the_key(
+        self, setup: Any, chain_key: str
+    ) -> None:
+        app, url = setup
+        introduced = EVENTS + 1
+        _introduce(app, chain_key)
+        # The forger copies the announcement and seals it, and itself, with a key of its own.
+        forged = self.forge_tail(app, url, introduced, seal=bytes(32))
+        own = bytes(range(32))
+        link = app.recorder.select_links(forged - 1, forged, 1)[0][1]
+        self.tamper(url, "UPDATE event_chain SET key_id = 'ffffffffffffffff', "
+                         f"seal = {self.blob(seal_mac(own, link))} WHERE position = {forged}")
+        assert verify(app.recorder).ok  # a rotation, as far as anyone without the key can tell
+        result = verify(app.recorder, keyring=keyring_from_environment())
+        assert result.first_bad is not None
+        assert (result.first_bad.position, result.first_bad.kind) == (forged, "forged")
+        assert "not in the auditor's keyring" in result.first_bad.detail
+
+    def test_a_seal_with_another_key_than_the_one_in_force_is_named_without_the_key(
+        self, setup: Any, chain_key: str
+    ) -> None:
+        app, url = setup
+        _introduce(app, chain_key)
+        with acting_as(SUPERVISOR):
+            app.register_manager(business_id="MZ", name="M Z", grade="B", unit="U")
+        self.tamper(url, "UPDATE event_chain SET key_id = '0000000000000000' "
+                         f"WHERE position = {EVENTS + 2}")
+        assert _first_bad(app) == (EVENTS + 2, "forged")
+
+    def test_the_chain_key_commands_generate_and_introduce_a_key(
+        self, setup: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        app, url = setup
+        path = tmp_path / "chain.key"
+        key_id = CliRunner().invoke(chain_key_commands, ["generate", str(path)]).output.strip()
+        env = {"LEDGER_DATABASE_URL": url, KEY_FILE_ENV: str(path)}
+        rotated = CliRunner().invoke(chain_key_commands, ["rotate", "--reason", "first key"],
+                                     env=env, catch_exceptions=False)
+        assert f"key {key_id} seals the log from position {EVENTS + 1}" in rotated.output
+        monkeypatch.setenv(KEY_FILE_ENV, str(path))
+        result = verify(app.recorder, keyring=keyring_from_environment())
+        assert result.ok and result.keyed and result.key_in_force == key_id
 
     def test_appends_after_a_rotation_are_sealed_with_the_new_key(
         self, setup: Any, chain_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
