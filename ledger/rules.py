@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -201,6 +202,20 @@ def check(*rules: Rule) -> None:
             raise rule.refusal()
 
 
+def same_person(one: str | None, other: str | None) -> bool:
+    """Two subjects name one person when they match after Unicode compatibility
+    normalisation and case folding: `Demo-Reviewer`, `demo-reviewer` and a full-width
+    `ｄｅｍｏ-reviewer` are one login to people, so they must be one to separation of duties."""
+    if one is None or other is None:
+        return False
+    return _person_key(one) == _person_key(other)
+
+
+def _person_key(subject: str) -> str:
+    # NFKC, casefold, NFKC again: folding can un-normalise (Unicode's caseless matching).
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", subject).casefold())
+
+
 def is_past(deadline: date, day: date) -> bool:
     """A deadline day itself is still in time."""
     return day > deadline
@@ -384,7 +399,7 @@ class ReviewerIsNotTheRecorder(Rule):
     decided_by: str
 
     def is_broken(self) -> bool:
-        return self.decided_by == self.recorded_by
+        return same_person(self.decided_by, self.recorded_by)
 
     def explain(self) -> str:
         return "the person who recorded the deduction may not decide on it"
@@ -401,7 +416,7 @@ class AppealDeciderIsNotTheReviewer(Rule):
     decided_by: str
 
     def is_broken(self) -> bool:
-        return self.decided_by == self.reviewer
+        return same_person(self.decided_by, self.reviewer)
 
     def explain(self) -> str:
         return "the person who decided the dispute may not decide its appeal"
@@ -497,7 +512,7 @@ class ApproverIsNotTheProposer(Rule):
     decided_by: str
 
     def is_broken(self) -> bool:
-        return self.decided_by == self.proposed_by
+        return same_person(self.decided_by, self.proposed_by)
 
     def explain(self) -> str:
         return "the person who proposed the adjustment may not decide it"
