@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
+from eventsourcing.application import AggregateNotFoundError
 
 from ledger_cli.app import build_application
 from ledger_cli.imports import import_
@@ -13,6 +15,10 @@ from ledger_cli.projections import projections
 from ledger_cli.tokens import token
 from ledger_cli.verify import head_key, verify_command
 from persistence.config import admin_database_url, database_url
+
+if TYPE_CHECKING:
+    from ledger.application import LedgerApplication
+    from persistence.tokens import TokenStore
 
 
 @click.group()
@@ -39,16 +45,37 @@ def upgrade() -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Load a small demo bank (the worked example of DESIGN §4 among it); print a token per role."""
+@click.option("--force", is_flag=True, help="load into a database that already holds data")
+def demo(force: bool) -> None:
+    """Load a small demo bank (the worked example of DESIGN §4 among it); print a token per
+    role, each expiring within a day. Refuses a database that already holds data."""
     from ledger.demo import load_demo  # noqa: PLC0415
-    from persistence.tokens import TokenStore  # noqa: PLC0415
+    from persistence.tokens import DEMO_LIFETIME, TokenStore  # noqa: PLC0415
 
     app = build_application()
+    store = TokenStore.of(app)
+    # Demo tokens on a real ledger would be live credentials nobody asked for.
+    if not force and _holds_data(app, store):
+        raise click.UsageError("this database already holds data (events beyond the default "
+                               "rule set, or tokens); use a fresh one, or --force")
     loaded = load_demo(app)
     click.echo("demo bank loaded" if loaded else "demo bank already loaded")
-    for role, secret in TokenStore.of(app).create_demo_tokens().items():
+    hours = int(DEMO_LIFETIME.total_seconds() // 3600)
+    click.echo(f"tokens (they expire in {hours} hours):")
+    for role, secret in store.create_demo_tokens().items():
         click.echo(f"{role:<11} {secret}")
+
+
+def _holds_data(app: LedgerApplication, store: TokenStore) -> bool:
+    """True when the log has an event of anything but the rule book, or a token exists."""
+    from ledger import ids  # noqa: PLC0415
+
+    head = int(app.recorder.max_notification_id() or 0)
+    try:
+        rulebook_events = int(app.repository.get(ids.rulebook_id()).version)
+    except AggregateNotFoundError:
+        rulebook_events = 0
+    return head > rulebook_events or bool(store.listing(include_ended=True))
 
 
 @main.command()

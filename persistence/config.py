@@ -6,6 +6,9 @@ import os
 
 from persistence.url import default_url, environment_for
 
+PROJECTION_URL = "LEDGER_PROJECTION_DATABASE_URL"
+"""The key of the writer's URL in an application's environment (set only when configured)."""
+
 
 def database_url() -> str:
     """LEDGER_DATABASE_URL, or a SQLite file under ./var/ when unset."""
@@ -17,8 +20,25 @@ def admin_database_url() -> str:
     return os.environ.get("LEDGER_ADMIN_DATABASE_URL") or database_url()
 
 
+def projection_database_url() -> str | None:
+    """LEDGER_PROJECTION_DATABASE_URL: the projection writer's role, which alone may write
+    the read models. Unset, persistence.engines derives it from the service URL."""
+    return os.environ.get("LEDGER_PROJECTION_DATABASE_URL") or None
+
+
+def projection_role() -> str:
+    """LEDGER_PROJECTION_ROLE: the PostgreSQL role migration 0008 lets write read models."""
+    role = os.environ.get("LEDGER_PROJECTION_ROLE", "ledger_projector")
+    if not role.replace("_", "").isalnum():
+        raise ValueError(f"LEDGER_PROJECTION_ROLE must be a plain identifier, not {role!r}")
+    return role
+
+
 def application_environment() -> dict[str, str]:
     env = environment_for(database_url())
+    projection_url = projection_database_url()
+    if projection_url:
+        env[PROJECTION_URL] = projection_url
     timezone = os.environ.get("LEDGER_TIMEZONE")
     if timezone:
         env["TIMEZONE"] = timezone

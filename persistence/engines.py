@@ -12,12 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from threading import Lock
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 
+from persistence.config import PROJECTION_URL, projection_role
 from persistence.schema import sqlalchemy_url
+from persistence.url import backend_of
 
 MAX_ENGINES = 8
 """Engines kept per process (one per database); the oldest is disposed beyond that."""
@@ -40,7 +43,34 @@ def database_url(app: Application[Any]) -> str:
 
 
 def engine_for(app: Application[Any]) -> Engine:
+    """The service's engine: it reads read models and tokens, and writes neither."""
     return engine_for_url(database_url(app))
+
+
+def projection_url(app: Application[Any]) -> str:
+    """The projection writer's URL: LEDGER_PROJECTION_DATABASE_URL when configured; else
+    the service's URL on SQLite (no roles there), and on PostgreSQL the service's URL with
+    the writer's role (LEDGER_PROJECTION_ROLE) as its user and no password, which libpq
+    then takes from ~/.pgpass or PGPASSFILE: a password is never copied between roles."""
+    configured = app.env.get(PROJECTION_URL)
+    if configured:
+        return str(configured)
+    url = database_url(app)
+    if backend_of(url) == "sqlite":
+        return url
+    return with_user(url, projection_role())
+
+
+def with_user(url: str, user: str) -> str:
+    """A postgresql:// URL with another user and without a password."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+def projection_engine_for(app: Application[Any]) -> Engine:
+    """The writer's engine: only projections (a worker, or a query catching up) use it."""
+    return engine_for_url(projection_url(app))
 
 
 def engine_for_url(url: str) -> Engine:

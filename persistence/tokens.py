@@ -2,8 +2,13 @@
 
 A token is 32 random bytes (`secrets.token_urlsafe`), so a fast hash is enough: there is
 nothing to guess. The plain token is shown once, when it is created, and never stored.
-Both the `ledger token` commands and the API's authentication use this store; the table
-comes from migration 0003.
+Every token expires (a default lifetime per role, at most MAX_LIFETIME) and records when
+it was last used. Both the `ledger token` commands and the API's authentication use this
+store; the table comes from migrations 0003 and 0008.
+
+On PostgreSQL the service role may only read `api_tokens`: issuing, revoking and stamping
+the last use go through the SECURITY DEFINER functions of migration 0008, so no role,
+subject or expiry of an existing token can be changed through the service's connection.
 """
 
 from __future__ import annotations
@@ -11,21 +16,43 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventsourcing.application import Application
-from sqlalchemy import Column, ColumnElement, Engine, MetaData, Table, Text, insert, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Engine,
+    MetaData,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from ledger.errors import InvalidInput
 from persistence.columns import Instant
-from persistence.engines import engine_for, reading, writing
+from persistence.engines import engine_for, engine_for_url, reading, writing
 
-ROLES = ("integrator", "manager", "supervisor", "approver", "auditor", "operator", "admin")
+ROLES = ("integrator", "manager", "supervisor", "approver", "auditor", "operator")
+"""DESIGN §9's roles. `admin` is retired (docs/roles.md): no new token may carry it."""
 TOKEN_PREFIX = "lt_"
 MAX_SUBJECT = 200
 MAX_MANAGER_ID = 64
 MAX_TOKEN = 200
+MAX_LIST = 1_000
+
+# A machine's credential is rotated less often than a person's; nobody's lasts a year.
+DEFAULT_LIFETIME = {role: timedelta(days=30) for role in ROLES} | {
+    "integrator": timedelta(days=90)}
+MAX_LIFETIME = timedelta(days=366)
+DEMO_LIFETIME = timedelta(hours=12)
+"""Demo tokens are for trying the API out today, not for keeping (within a day)."""
+USE_STAMP_INTERVAL = timedelta(minutes=1)
+"""`last_used_at` is written at most this often per token, not on every request."""
 
 # One token per role for `ledger demo`; the subjects match the actors in ledger.demo.
 DEMO_PRINCIPALS: tuple[tuple[str, str, str | None], ...] = (
@@ -35,7 +62,6 @@ DEMO_PRINCIPALS: tuple[tuple[str, str, str | None], ...] = (
     ("approver", "demo-approver", None),
     ("auditor", "demo-auditor", None),
     ("operator", "demo-operator", None),
-    ("admin", "demo-admin", None),
 )
 
 api_tokens = Table(
@@ -46,6 +72,8 @@ api_tokens = Table(
     Column("manager_id", Text),
     Column("created_at", Instant, nullable=False),
     Column("revoked_at", Instant),
+    Column("expires_at", Instant),
+    Column("last_used_at", Instant),
 )
 
 
@@ -58,8 +86,31 @@ class Principal:
     manager_id: str | None = None
 
 
+@dataclass(frozen=True)
+class TokenInfo:
+    """What `ledger token list` shows of a token: never the token, only its hash's start."""
+
+    token_id: str
+    role: str
+    subject: str
+    manager_id: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "live" if self.expires_at is not None and self.expires_at > now else "expired"
+
+
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+TOKEN_ID_LENGTH = 12
+"""How much of the hash `ledger token list` shows: enough to tell tokens apart."""
 
 
 class TokenStore:
@@ -67,41 +118,97 @@ class TokenStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # PostgreSQL writes go through migration 0008's functions; SQLite has no roles.
+        self.through_functions = engine.dialect.name == "postgresql"
 
     @classmethod
     def of(cls, app: Application[Any]) -> TokenStore:
         """The token store beside the application's event store."""
         return cls(engine_for(app))
 
-    def create(self, *, role: str, subject: str, manager_id: str | None = None) -> str:
-        """Creates a token and returns it; only its digest is kept."""
-        _check_principal(role, subject, manager_id)
+    @classmethod
+    def of_url(cls, url: str) -> TokenStore:
+        """The token store of the database at `url`, connected as that URL's role."""
+        return cls(engine_for_url(url))
+
+    def create(
+        self, *, role: str, subject: str, manager_id: str | None = None,
+        expires_in: timedelta | None = None,
+    ) -> str:
+        """Creates a token and returns it; only its digest is kept. It expires after
+        `expires_in`, by default after its role's DEFAULT_LIFETIME."""
+        lifetime = DEFAULT_LIFETIME.get(role) if expires_in is None else expires_in
+        _check_principal(role, subject, manager_id, lifetime)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        expires_at = now + (lifetime or MAX_LIFETIME)
         with writing(self.engine) as conn:
-            conn.execute(insert(api_tokens).values(
-                token_hash=digest(token), role=role, subject=subject, manager_id=manager_id,
-                created_at=datetime.now(UTC)))
+            if self.through_functions:
+                conn.execute(select(func.ledger_issue_token(
+                    digest(token), role, subject, manager_id, expires_at)))
+            else:
+                conn.execute(insert(api_tokens).values(
+                    token_hash=digest(token), role=role, subject=subject,
+                    manager_id=manager_id, created_at=now, expires_at=expires_at))
         return token
 
     def principal(self, token: str) -> Principal | None:
-        """The principal of a live token; None for an unknown or revoked one."""
+        """The principal of a live token; None for an unknown, revoked or expired one."""
         if not token or len(token) > MAX_TOKEN:
             return None
+        hashed = digest(token)
+        now = datetime.now(UTC)
         columns = api_tokens.c
         with reading(self.engine) as conn:
             row = conn.execute(
-                select(columns.role, columns.subject, columns.manager_id).where(
-                    columns.token_hash == digest(token), columns.revoked_at.is_(None))
+                select(columns.role, columns.subject, columns.manager_id, columns.last_used_at)
+                .where(columns.token_hash == hashed, columns.revoked_at.is_(None),
+                       columns.expires_at > now)
             ).first()
-        return None if row is None else Principal(subject=row[1], role=row[0], manager_id=row[2])
+        if row is None:
+            return None
+        if row[3] is None or row[3] < now - USE_STAMP_INTERVAL:
+            self._stamp_use(hashed, now)
+        return Principal(subject=row[1], role=row[0], manager_id=row[2])
+
+    def _stamp_use(self, hashed: str, now: datetime) -> None:
+        with writing(self.engine) as conn:
+            if self.through_functions:
+                conn.execute(select(func.ledger_token_used(hashed)))
+            else:
+                conn.execute(update(api_tokens).where(api_tokens.c.token_hash == hashed)
+                             .values(last_used_at=now))
+
+    def listing(self, *, include_ended: bool = False) -> list[TokenInfo]:
+        """Tokens, newest first: live ones, or all with `include_ended` (at most MAX_LIST)."""
+        columns = api_tokens.c
+        query = select(api_tokens).order_by(columns.created_at.desc()).limit(MAX_LIST)
+        if not include_ended:
+            query = query.where(columns.revoked_at.is_(None),
+                                columns.expires_at > datetime.now(UTC))
+        with reading(self.engine) as conn:
+            rows = conn.execute(query).mappings().all()
+        return [TokenInfo(
+            token_id=row["token_hash"][:TOKEN_ID_LENGTH], role=row["role"],
+            subject=row["subject"], manager_id=row["manager_id"], created_at=row["created_at"],
+            expires_at=row["expires_at"], last_used_at=row["last_used_at"],
+            revoked_at=row["revoked_at"]) for row in rows]
 
     def revoke(self, token: str) -> bool:
         """Revokes one token; False when it was unknown or already revoked."""
+        if self.through_functions:
+            return self._call(func.ledger_revoke_token(digest(token))) > 0
         return self._revoke(api_tokens.c.token_hash == digest(token)) > 0
 
     def revoke_subject(self, subject: str) -> int:
         """Revokes every live token of a subject; returns how many."""
+        if self.through_functions:
+            return self._call(func.ledger_revoke_subject_tokens(subject))
         return self._revoke(api_tokens.c.subject == subject)
+
+    def _call(self, function: Any) -> int:
+        with writing(self.engine) as conn:
+            return int(conn.execute(select(function)).scalar() or 0)
 
     def _revoke(self, which: ColumnElement[bool]) -> int:
         with writing(self.engine) as conn:
@@ -111,17 +218,23 @@ class TokenStore:
         return int(result.rowcount)
 
     def create_demo_tokens(self) -> dict[str, str]:
-        """Creates one fresh token per role for the demo bank (role -> token)."""
+        """Creates one fresh token per role for the demo bank (role -> token); each
+        expires after DEMO_LIFETIME."""
         return {
-            role: self.create(role=role, subject=subject, manager_id=manager_id)
+            role: self.create(role=role, subject=subject, manager_id=manager_id,
+                              expires_in=DEMO_LIFETIME)
             for role, subject, manager_id in DEMO_PRINCIPALS
         }
 
 
-def _check_principal(role: str, subject: str, manager_id: str | None) -> None:
+def _check_principal(
+    role: str, subject: str, manager_id: str | None, lifetime: timedelta | None
+) -> None:
     problems: dict[str, list[str]] = {}
     if role not in ROLES:
         problems["role"] = [f"must be one of {', '.join(ROLES)}"]
+    if lifetime is not None and not timedelta(0) < lifetime <= MAX_LIFETIME:
+        problems["expires_in"] = [f"must be positive and at most {MAX_LIFETIME.days} days"]
     if not subject or subject != subject.strip() or len(subject) > MAX_SUBJECT:
         problems["subject"] = [f"must be non-blank, unpadded, at most {MAX_SUBJECT} characters"]
     if role == "manager" and not manager_id:

@@ -10,6 +10,7 @@ from persistence.engines import (
     dialect_insert,
     engine_for,
     engine_for_url,
+    projection_engine_for,
     reading,
     writing,
 )
@@ -17,7 +18,7 @@ from projections.tables import tracking
 
 __all__ = [
     "advance", "database_url", "dialect_insert", "engine_for", "engine_for_url", "ensure_tracking",
-    "forget", "reading", "tracked", "tracking_rows", "writing",
+    "forget", "projection_engine_for", "reading", "tracked", "tracking_rows", "writing",
 ]
 
 

@@ -45,7 +45,7 @@ from projections.compute import (
     score_result,
     score_steps,
 )
-from projections.database import reading, tracked
+from projections.database import engine_for, reading, tracked
 from projections.factset import ClosingFact, FactSet, load, load_closings
 from projections.runner import FACTS, FactsProjection
 
@@ -73,7 +73,8 @@ class ReadSide:
         self.app = app
         self.catch_up_timeout = catch_up_timeout
         self._facts = FactsProjection(app)
-        self.engine = self._facts.engine
+        # Queries read as the service; only `_facts`, catching up inline, writes (as the writer).
+        self.engine = engine_for(app)
 
     # --- read your writes -------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from projections.database import (
     engine_for,
     ensure_tracking,
     forget,
+    projection_engine_for,
     reading,
     tracked,
     tracking_rows,
@@ -72,7 +73,8 @@ class FactsProjection:
         if not 1 <= page <= MAX_PAGE:
             raise ValueError(f"page must be between 1 and {MAX_PAGE}")
         self.app = app
-        self.engine: Engine = engine_for(app)
+        # The writer's role: a page's rows and its tracking position are read-model writes.
+        self.engine: Engine = projection_engine_for(app)
         self.page = page
         self.names = Names()
 

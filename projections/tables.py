@@ -198,9 +198,9 @@ figures = Table(
     Column("actual_pay", Money, nullable=False),
 )
 
-# Tables owned by the event store (migration 0001); only read or tracked here.
+# The projections' positions (migration 0008), written by the writer's role like the views.
 tracking = Table(
-    "tracking", metadata,
+    "rm_tracking", metadata,
     Column("application_name", StoredText, primary_key=True),
     Column("notification_id", BigInteger, nullable=False),
 )

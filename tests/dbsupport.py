@@ -19,6 +19,7 @@ from persistence.scratch import create_database, drop_database, scratch_name, wi
 
 ADMIN_URL = os.environ.get("LEDGER_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SERVICE_ROLE = os.environ.get("LEDGER_SERVICE_ROLE", "ledger_service")
+PROJECTION_ROLE = os.environ.get("LEDGER_PROJECTION_ROLE", "ledger_projector")
 LOG_TABLES = (
     "events", "event_chain", "snapshots", "tracking", "idempotency",
     # Read models (migration 0002; projections.tables.READ_MODEL_TABLES).
@@ -27,6 +28,8 @@ LOG_TABLES = (
     "rm_dispute_steps", "rm_adjustments", "rm_adjustment_changes", "rm_rulesets",
     "rm_ruleset_publications", "rm_views", "rm_figures",
     "rm_period_closings",  # migration 0005
+    "rm_tracking",  # migration 0008
+    "api_tokens",  # `ledger demo` refuses a database holding tokens (0008)
 )
 SCRATCH_PREFIX = "ledger_test"
 """Scratch databases are `ledger_test_<pid>_<random>` (persistence.scratch.scratch_name)."""
@@ -101,6 +104,11 @@ def postgres_admin_url() -> str:
 def postgres_service_url() -> str:
     """The URL the service uses: the migrations' service role, with SELECT/INSERT on the log."""
     return with_database(ADMIN_URL, postgres_database(), user=SERVICE_ROLE)
+
+
+def postgres_projection_url() -> str:
+    """The projection writer's URL: the only role that may write the read models (0008)."""
+    return with_database(ADMIN_URL, postgres_database(), user=PROJECTION_ROLE)
 
 
 def reset_postgres() -> None:

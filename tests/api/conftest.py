@@ -30,7 +30,6 @@ PRINCIPALS: dict[str, tuple[str, str, str | None]] = {
     "approver2": ("approver", "appr-2", None),
     "auditor": ("auditor", "aud-1", None),
     "operator": ("operator", "ops-1", None),
-    "admin": ("admin", "admin-1", None),
 }
 
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from persistence.tokens import TokenStore
+
 pytest.importorskip("projections.read_side")
 
 if TYPE_CHECKING:
@@ -250,11 +252,15 @@ def test_decisions_are_taken_by_the_right_person_in_the_right_role(
 def test_whoever_decided_a_dispute_may_not_decide_its_appeal(
     harness: Harness, example: dict[str, str]
 ) -> None:
-    # An administrator may act in any role, but is still one person.
+    # One person holding a supervisor's and an approver's token is still one person, however
+    # the subject is spelled (no role may act in every role any more: docs/roles.md).
+    harness.tokens["sup-2-approving"] = TokenStore.of(harness.ledger).create(
+        role="approver", subject="SUP-2")
     filed = file_dispute(harness, example["S3"])
-    decide(harness, filed["id"], "rejected", who="admin")
+    decide(harness, filed["id"], "rejected", who="reviewer")
     harness.ok(harness.post(f"/disputes/{filed['id']}/appeal", {"reason": "again"}, "m1"))
-    problem = harness.refused(403, "post", f"/disputes/{filed['id']}/appeal/decision", "admin",
+    problem = harness.refused(403, "post", f"/disputes/{filed['id']}/appeal/decision",
+                              "sup-2-approving",
                               {"outcome": "upheld", "reason": "my own decision again"})
     assert problem["rule"] == "AppealDeciderIsNotTheReviewer"
 
@@ -332,13 +338,14 @@ def test_overdue_decisions_are_listed_and_nothing_is_decided_automatically(
     assert [(i["id"], i["awaiting"], i["due_on"]) for i in overdue] == [
         (first["id"], "reviewer", first["due_on"])]
     assert harness.ok(harness.get(f"/disputes/{first['id']}", "auditor"))["status"] == "open"
-    # Day 16: both are overdue; M1's own queue shows the same.
+    # Day 16: both are overdue; the auditor's queue for M1 shows the same (a manager lists no
+    # queue: DESIGN §9, docs/roles.md).
     harness.travel(days=16)
     overdue = harness.ok(harness.get("/disputes", "approver", overdue="true"))["items"]
     assert [(i["id"], i["awaiting"]) for i in overdue] == [
         (first["id"], "reviewer"), (second["id"], "appeal_board")]
-    mine = harness.ok(harness.get("/disputes", "m1", overdue="true"))["items"]
-    assert [i["id"] for i in mine] == [first["id"], second["id"]]
+    m1s = harness.ok(harness.get("/disputes", "auditor", overdue="true", manager_id="M1"))
+    assert [i["id"] for i in m1s["items"]] == [first["id"], second["id"]]
     # A late decision is still taken, and leaves the overdue list.
     decide(harness, first["id"], "upheld")
     overdue = harness.ok(harness.get("/disputes", "auditor", overdue="true"))["items"]

@@ -71,7 +71,7 @@ def test_demo_tokens_are_one_per_role(database: LedgerApplication) -> None:
     store = TokenStore.of(database)
     principals = [store.principal(t) for t in tokens.values()]
     assert [p.role if p else None for p in principals] == list(tokens)
-    assert len(tokens) == 7
+    assert len(tokens) == 6  # one per role of DESIGN §9; `admin` is retired (docs/roles.md)
 
 
 def test_import_contributions_reports_every_row_and_resumes(

@@ -24,7 +24,10 @@ def _check_demo(url: str, env: dict[str, str]) -> None:
 
     assert f"revision {head_revision()}" in _run(["db", "upgrade"], env)
     assert "demo bank loaded" in _run(["demo"], env)
-    assert "already loaded" in _run(["demo"], env)
+    # A database that holds data is refused, unless the operator insists (issue 12).
+    again = CliRunner().invoke(main, ["demo"], env=env, catch_exceptions=False)
+    assert again.exit_code == 2 and "already holds data" in again.output
+    assert "already loaded" in _run(["demo", "--force"], env)
     app = LedgerApplication(env=environment_for(url))
     assert app.manager("M1").grade == "B"
     assert app.rulebook().published_versions() == ["2026.1"]
