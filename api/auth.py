@@ -1,9 +1,11 @@
 """Who is calling: bearer tokens on every /api route, roles per route, managers' own data.
 
 Authentication runs before anything else under /api (401 before 403 before 422), and
-each route says which roles may call it. `admin` may call every route, always under its
-own name and role, so the log still shows that an administrator acted. The acting
-principal becomes the audit context of every event the request appends.
+each route says which roles may call it, exactly as DESIGN §9's table does. No role may
+call every route: the former `admin` bypass let one person decide, approve and close
+alone, which §9's separation of duties forbids (docs/roles.md). The acting principal
+becomes the audit context of every event the request appends. `/metrics`, outside /api,
+asks for an operations token itself (`guard_operations`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from ledger.errors import NotPermitted
 from persistence.tokens import Principal, TokenStore
 
 TOKENS = "ledger.tokens"
-ADMIN = "admin"
+OPERATIONS_ROLES = ("operator",)
+"""Who may read /metrics: per-route request counts tell an outsider what the bank does."""
 API_PREFIX = "/api/"
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "description": "`ledger token create`"}
 
@@ -32,14 +35,36 @@ def register_authentication(app: Flask) -> None:
 def _authenticate() -> Response | None:
     if not request.path.startswith(API_PREFIX):
         return None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    store: TokenStore = current_app.extensions[TOKENS]
-    found = store.principal(token.strip()) if scheme.lower() == "bearer" else None
+    found = _bearer_principal()
     if found is None:
-        return problem(401, "send a valid, unrevoked token: Authorization: Bearer <token>",
-                       slug="unauthenticated", headers={"WWW-Authenticate": "Bearer"})
+        return _unauthenticated()
     g.principal = found
     return None
+
+
+def _bearer_principal() -> Principal | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    store: TokenStore = current_app.extensions[TOKENS]
+    return store.principal(token.strip()) if scheme.lower() == "bearer" else None
+
+
+def _unauthenticated() -> Response:
+    return problem(401, "send a valid, unrevoked, unexpired token: Authorization: Bearer "
+                   "<token>", slug="unauthenticated", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _wrong_role(role: str, roles: Sequence[str]) -> Response:
+    return problem(403, f"role {role} may not do this; allowed: {', '.join(roles)}",
+                   slug="wrong-role", title="Wrong role")
+
+
+def guard_operations() -> Response | None:
+    """The refusal for a request to an operations route without an operator's token."""
+    found = _bearer_principal()
+    if found is None:
+        return _unauthenticated()
+    g.principal = found
+    return None if found.role in OPERATIONS_ROLES else _wrong_role(found.role, OPERATIONS_ROLES)
 
 
 def allow(
@@ -51,9 +76,8 @@ def allow(
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             who: Principal = g.principal
-            if who.role != ADMIN and who.role not in roles:
-                return problem(403, f"role {who.role} may not do this; allowed: "
-                               f"{', '.join(roles)}", slug="wrong-role", title="Wrong role")
+            if who.role not in roles:
+                return _wrong_role(who.role, roles)
             audit = AuditContext(actor=who.subject, role=who.role, request_id=g.request_id)
             with acting_as(audit):
                 return view(*args, **kwargs)

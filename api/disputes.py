@@ -180,7 +180,7 @@ def get_dispute(dispute_id: UUID) -> dict[str, Any]:
 
 
 @blp.route("/disputes", methods=["GET"])
-@blp.allow("supervisor", "approver", "auditor", "manager")
+@blp.allow("supervisor", "approver", "auditor")
 @blp.arguments(QueueArgs, location="query")
 @blp.response(200, QueueOut)
 def queue(args: dict[str, Any]) -> dict[str, Any]:

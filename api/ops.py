@@ -28,6 +28,7 @@ from prometheus_client import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.auth import guard_operations
 from ledger.application import Receipt
 from persistence.privileges import excess_privileges
 from persistence.schema import is_current
@@ -167,7 +168,10 @@ def _migrations_current() -> bool:
 
 
 def metrics_text() -> Response:
-    """Prometheus text exposition."""
+    """Prometheus text exposition, for an operator's token (api.auth.OPERATIONS_ROLES)."""
+    refused = guard_operations()
+    if refused is not None:
+        return refused
     metrics: Metrics = current_app.extensions[METRICS]
     return Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST)
 
@@ -192,5 +196,5 @@ def _operation_html(path: str, method: str, operation: dict[str, Any]) -> str:
     codes = ", ".join(operation.get("responses", {}))
     return (f"<h3><code>{escape(method.upper())} {escape(path)}</code></h3>"
             f"<p>{escape(operation.get('summary', ''))}</p>"
-            f"<ul><li>roles (and admin): {escape(roles)}</li><li>body: {escape(schema)}</li>"
+            f"<ul><li>roles: {escape(roles)}</li><li>body: {escape(schema)}</li>"
             f"<li>answers: {escape(codes)}</li></ul>")

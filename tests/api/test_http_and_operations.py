@@ -93,7 +93,7 @@ def test_authentication_comes_before_validation_and_roles_before_parsing(
 def test_unknown_routes_and_methods_are_problem_json(harness: Harness) -> None:
     missing = harness.get("/nothing-here", "auditor")
     assert (missing.status_code, missing.mimetype) == (404, PROBLEM_JSON)
-    wrong = harness.client.delete("/api/v1/managers", headers=harness.headers("admin"))
+    wrong = harness.client.delete("/api/v1/managers", headers=harness.headers("supervisor"))
     assert (wrong.status_code, wrong.mimetype) == (405, PROBLEM_JSON)
 
 
@@ -182,7 +182,9 @@ def test_readyz_is_503_while_migrations_are_behind() -> None:
 
 def test_metrics_count_requests_by_route_and_events_appended(harness: Harness) -> None:
     harness.register_worked_example()
-    text = harness.client.get("/metrics").get_data(as_text=True)
+    # Behind an operator's token (api.auth.OPERATIONS_ROLES); tests/api/test_roles.py has the rest.
+    text = harness.client.get("/metrics", headers=harness.headers("operator")).get_data(
+        as_text=True)
     assert ('ledger_http_requests_total{method="POST",route="/api/v1/customers",status="201"} 3.0'
             in text)
     assert 'ledger_http_request_seconds_count{method="POST",route="/api/v1/contributions"}' in text

@@ -85,10 +85,11 @@ def test_dispute_queues_filter_by_status_and_manager(harness: Harness) -> None:
     assert [i["id"] for i in queue["items"]] == [filed["id"]]
     assert queue["items"][0]["overdue"] is False
     assert harness.ok(harness.get("/disputes", "auditor", manager_id="M2"))["items"] == []
-    # A manager's queue is their own: M1 sees M1's disputes, never M2's.
-    own = harness.ok(harness.get("/disputes", "m1"))["items"]
-    assert [(i["id"], i["awaiting"]) for i in own] == [(filed["id"], "reviewer")]
-    assert harness.get("/disputes", "m1", manager_id="M2").status_code == 403
+    # Queues are the reviewers' and auditors' (DESIGN §9, docs/roles.md): a manager reads
+    # each of their own disputes by id instead.
+    assert harness.get("/disputes", "m1").status_code == 403
+    assert harness.get("/disputes", "m1", manager_id="M1").status_code == 403
+    assert harness.ok(harness.get(f"/disputes/{filed['id']}", "m1"))["status"] == "open"
     assert harness.get("/disputes", "integrator").status_code == 403
     assert harness.get("/disputes", "approver", status="lost").status_code == 422
 
