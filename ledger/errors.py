@@ -142,5 +142,29 @@ class BadFile(LedgerError):
     default_title = "File cannot be imported"
 
 
+class FormulaError(Conflict):
+    """Raised when a formula of a rule set (DESIGN §11) cannot be read or computed.
+
+    `where` names the indicator (or `score.formula`), `position` the 1-based character in
+    its formula (None when it is the whole formula), `expected` what should have been
+    there. A draft is refused with every such error as a problem (422); one raised while
+    answering a figure is a 409: the rule set's formula fails for these values.
+    """
+
+    default_title = "Formula failed"
+
+    def __init__(self, where: str, position: int | None, expected: str) -> None:
+        self.where = where
+        self.position = position
+        self.expected = expected
+        at = f" at character {position}" if position is not None else ""
+        super().__init__(f"{where}{at}: {expected}")
+
+    def message(self) -> str:
+        """The problem without the indicator's name (for a list keyed by that name)."""
+        at = f"at character {self.position}: " if self.position is not None else ""
+        return f"{at}{self.expected}"
+
+
 def _summarise(errors: Mapping[str, Sequence[str]]) -> str:
     return "; ".join(f"{name}: {', '.join(msgs)}" for name, msgs in errors.items())

@@ -14,6 +14,13 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from ledger.errors import RuleSetInvalid
+from ledger.scorecard import (
+    Scorecard,
+    indicators_document,
+    parameters_document,
+    parse_scorecard,
+    scorecard_parameters,
+)
 
 DEFAULT_RULESET_FILE = "2026.1.json"
 
@@ -46,6 +53,7 @@ _CATEGORY = re.compile(r"^[a-z][a-z_]{0,39}$")
 _DECIMAL = re.compile(r"^-?[0-9]{1,12}(\.[0-9]{1,12})?$")
 
 _ROOT_KEYS = ("version", "effective_from", "score", "pay", "deductions", "disputes", "portfolio")
+_SCORECARD_KEYS = ("parameters", "indicators")  # optional sections (DESIGN §11)
 _SCORE_KEYS = ("base", "points_to_score", "aggravation_factor", "pending_dispute_counts", "ratings")
 _PAY_KEYS = ("r_stock", "r_incr", "r_over", "risk_adjusted", "base_salary")
 _RULE_KEYS = ("category", "title", "points", "aggravatable", "disqualifying")
@@ -139,10 +147,12 @@ class RuleSetDocument:
     deductions: Mapping[str, DeductionRule] = field(hash=False)
     disputes: DisputeRules
     portfolio: PortfolioRules
+    # Parameters, indicators and the score formula; empty without those sections (2026.1).
+    scorecard: Scorecard = field(default_factory=Scorecard, hash=False)
 
-    def parameters_used(self) -> dict[str, int | Decimal]:
-        """Every numeric parameter, keyed by its JSON path, for explanations."""
-        params: dict[str, int | Decimal] = {
+    def parameters_used(self) -> dict[str, int | Decimal | str]:
+        """Every numeric parameter (and formula), keyed by its JSON path, for explanations."""
+        params: dict[str, int | Decimal | str] = {
             "score.base": self.score.base,
             "score.points_to_score": self.score.points_to_score,
             "score.aggravation_factor": self.score.aggravation_factor,
@@ -158,6 +168,7 @@ class RuleSetDocument:
         if self.portfolio.span_factor is not None:
             params["portfolio.span_factor"] = self.portfolio.span_factor
         params.update({f"deductions.{c}.points": r.points for c, r in self.deductions.items()})
+        params.update(scorecard_parameters(self.scorecard))
         return params
 
 
@@ -336,7 +347,7 @@ def _parse_ratings(
 
 
 def _parse_score(raw: object, path: str, problems: _Problems) -> ScoreRules | None:
-    obj = _object(raw, path, problems, _SCORE_KEYS)
+    obj = _object(raw, path, problems, _SCORE_KEYS, ("formula",))
     if obj is None:
         return None
     base = _read(obj, path, "base", problems, _int_in(1, MAX_SCORE_BASE))
@@ -479,7 +490,7 @@ def _parse_portfolio(raw: object, path: str, problems: _Problems) -> PortfolioRu
 def parse_ruleset(doc: Mapping[str, Any]) -> RuleSetDocument:
     """Validate a rule-set document; raise RuleSetInvalid listing every problem at once."""
     problems = _Problems()
-    root = _object(doc, "", problems, _ROOT_KEYS)
+    root = _object(doc, "", problems, _ROOT_KEYS, _SCORECARD_KEYS)
     if root is None:
         raise RuleSetInvalid(problems.by_path)
     version = _read(root, "", "version", problems, _matching(_VERSION, "2026.1"))
@@ -489,14 +500,27 @@ def parse_ruleset(doc: Mapping[str, Any]) -> RuleSetDocument:
     rules = _read(root, "", "deductions", problems, _parse_deductions)
     disputes = _read(root, "", "disputes", problems, _parse_disputes)
     portfolio = _read(root, "", "portfolio", problems, _parse_portfolio)
+    scorecard = _parse_scorecard(root, problems)
     if problems.by_path:
         raise RuleSetInvalid(problems.by_path)
     # Every part parsed without a recorded problem, so none of these is None here.
     if version is None or effective_from is None or score is None or pay is None:
         raise RuleSetInvalid({"$": ["internal: incomplete parse"]})
-    if rules is None or disputes is None or portfolio is None:
+    if rules is None or disputes is None or portfolio is None or scorecard is None:
         raise RuleSetInvalid({"$": ["internal: incomplete parse"]})
-    return RuleSetDocument(version, effective_from, score, pay, rules, disputes, portfolio)
+    return RuleSetDocument(version, effective_from, score, pay, rules, disputes, portfolio,
+                           scorecard)
+
+
+def _parse_scorecard(root: Mapping[str, Any], problems: _Problems) -> Scorecard | None:
+    score = root.get("score")
+    formula = score.get("formula") if isinstance(score, Mapping) else None
+    scorecard, found = parse_scorecard(root.get("parameters"), root.get("indicators"), formula,
+                                       GRADES)
+    for path, messages in found.items():
+        for message in messages:
+            problems.add(path, message)
+    return scorecard
 
 
 # --------------------------------------------------------------------------- serialising
@@ -525,6 +549,19 @@ def _rule_document(rule: DeductionRule) -> dict[str, Any]:
 
 def to_document(rs: RuleSetDocument) -> dict[str, Any]:
     """The JSON shape of DESIGN §3.7; parse_ruleset(to_document(rs)) == rs."""
+    document = _part_one_document(rs)
+    card = rs.scorecard
+    # The sections of §11 are written only when present, as a document without them reads.
+    if card.parameters:
+        document["parameters"] = parameters_document(card)
+    if card.indicators:
+        document["indicators"] = indicators_document(card)
+    if card.score_formula_text is not None:
+        document["score"]["formula"] = card.score_formula_text
+    return document
+
+
+def _part_one_document(rs: RuleSetDocument) -> dict[str, Any]:
     span = rs.portfolio.span_factor
     return {
         "version": rs.version,

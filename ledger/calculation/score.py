@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from ledger.ruleset_document import DeductionRule, RuleSetDocument, ScoreRules
 
@@ -13,6 +14,7 @@ STATUS_VOIDED = "voided"
 STATUSES = (STATUS_ACTIVE, STATUS_AMENDED, STATUS_VOIDED)
 
 RATING_FAILED = "failed"
+SCORE_FORMULA_BOUND = Decimal(10) ** 9
 
 MAX_OCCURRENCES = 1_000
 """A sanity bound on one deduction's occurrences (TB), not a business number."""
@@ -125,6 +127,18 @@ def _adjustment_lines(adjustment_points: Sequence[int]) -> list[ScoreLine]:
     ]
 
 
+def _formula_lines(
+    lines: list[ScoreLine], base: int, value: Decimal, nominal: int
+) -> list[ScoreLine]:
+    # The formula decides the score, so deductions and adjustments are shown as its inputs
+    # (error_points, adjustment_points) with no effect of their own; one line carries the
+    # formula's effect, which keeps base + Σ score_delta == score.
+    inputs = [ScoreLine(line.kind, line.source, line.rule_code, line.counted, 0,
+                        line.note + "; an input of the score formula") for line in lines]
+    note = f"the score formula gives {value}, rounded half-up to {nominal}"
+    return [*inputs, ScoreLine("formula", "score.formula", None, True, nominal - base, note)]
+
+
 def _closing_lines(nominal: int, clamped: int, disqualified: bool) -> list[ScoreLine]:
     # These lines make the explanation add up when the clamp or a disqualification bites.
     lines = []
@@ -137,18 +151,31 @@ def _closing_lines(nominal: int, clamped: int, disqualified: bool) -> list[Score
     return lines
 
 
+def round_score(value: Decimal) -> int:
+    """A score formula's value rounded half-up to a whole number (DESIGN §11)."""
+    # Bounded first: a value far outside any score is clamped anyway, and a huge exponent
+    # must not become a huge Python integer.
+    bounded = min(max(value, -SCORE_FORMULA_BOUND), SCORE_FORMULA_BOUND)
+    return int(bounded.to_integral_value(rounding=ROUND_HALF_UP))
+
+
 def score_for(
     rules: RuleSetDocument,
     deductions: Sequence[CountedDeduction],
     adjustment_points: Sequence[int],
+    formula_value: Decimal | None = None,
 ) -> ScoreFigure:
-    """base − Σ counted error points × points_to_score + Σ adjustments, clamped to [0, base];
-    0 when a counted deduction disqualifies; rating failed on a counted veto or disqualification."""
+    """base − Σ counted error points × points_to_score + Σ adjustments, or the score
+    formula's value rounded half-up when the rule set has one (`formula_value`), clamped to
+    [0, base]; 0 when a counted deduction disqualifies; rating failed on a counted veto or
+    disqualification."""
     score_rules = rules.score
     counted = [d for d in deductions if counts(d, score_rules)]
     error_points = sum(d.error_points for d in counted)
     adjustments = sum(adjustment_points)
     nominal = score_rules.base - error_points * score_rules.points_to_score + adjustments
+    if formula_value is not None:
+        nominal = round_score(formula_value)
     clamped = min(max(nominal, 0), score_rules.base)
     disqualified = any(d.disqualifying for d in counted)
     vetoed = any(d.veto for d in counted)
@@ -156,6 +183,8 @@ def score_for(
     failed = disqualified or vetoed
     lines = [_deduction_line(d, score_rules) for d in deductions]
     lines += _adjustment_lines(adjustment_points)
+    if formula_value is not None:
+        lines = _formula_lines(lines, score_rules.base, formula_value, nominal)
     lines += _closing_lines(nominal, clamped, disqualified)
     return ScoreFigure(
         ruleset_version=rules.version,
