@@ -41,6 +41,12 @@ class Problem:
     position: int
     kind: str  # missing | inserted | reordered | altered | unsealed | forged
     detail: str
+    through: int = 0
+    """The last position of a run this problem stands for (its own position if none)."""
+
+    def __post_init__(self) -> None:
+        if self.through < self.position:
+            object.__setattr__(self, "through", self.position)
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,8 @@ def verify(
     for rows in _pages(source):
         at = _sound_prefix(walk, rows, 0)
         while at < len(rows):
-            problems.extend(_step(source, walk, rows[at]))
+            for problem in _step(source, walk, rows[at]):
+                _note(problems, problem)
             if len(problems) >= limit:
                 return _result(walk, problems[:limit])
             at = _sound_prefix(walk, rows, at + 1)
@@ -145,6 +152,19 @@ def verify(
         # Links beyond the last event: the events of the tail were deleted.
         problems.append(Problem(walk.position + 1, "missing", "event gone, its link remains"))
     return _result(walk, problems[:limit])
+
+
+def _note(problems: list[Problem], problem: Problem) -> None:
+    """Add a problem; an insertion that shifted the rows after it is one problem, not one
+    per shifted row (each genuine event then stands a position after its own link)."""
+    last = problems[-1] if problems else None
+    if (last is not None and problem.kind == last.kind == "inserted"
+            and problem.position == last.through + 1):
+        problems[-1] = Problem(last.position, "inserted", "a row was inserted here; the "
+                               f"events at {last.position + 1}..{problem.position} are its "
+                               "genuine ones, shifted by one", through=problem.position)
+        return
+    problems.append(problem)
 
 
 def _result(walk: _Walk, problems: list[Problem]) -> VerifyResult:

@@ -169,6 +169,8 @@ class SQLiteTamper:
             self.forged_row_sql(10, 11),
         )
         assert _first_bad(app) == (10, "inserted")
+        (problem,) = verify(app.recorder).problems  # the shifted rows are not listed apart
+        assert problem.through == EVENTS + 1
 
     def test_a_forged_row_appended_without_a_link_is_named_inserted(self, setup: Any) -> None:
         app, url = setup
