@@ -1,4 +1,4 @@
-# The ledger API: gunicorn serving api:create_app(), one application per worker.
+# The ledger API: `ledger serve` (gunicorn on api:create_app()), one application per worker.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -24,6 +24,10 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
 
+# `ledger serve` runs gunicorn with ledger_cli/serving.py: 3 workers of 4 threads each, whose
+# threads only take requests that have arrived whole, so slow or idle clients cannot starve
+# them (README, "Serving"). It execs gunicorn, which stays PID 1 and gets the stop signal.
 # No --preload: each worker builds its own application and connection pool.
 # Run `ledger db upgrade` (with LEDGER_ADMIN_DATABASE_URL) before the first start.
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", "api:create_app()"]
+# Plain HTTP/1.1 only: terminate TLS in front.
+CMD ["ledger", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "3"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 from eventsourcing.application import AggregateNotFoundError
@@ -85,13 +87,33 @@ def _holds_data(app: LedgerApplication, store: TokenStore) -> bool:
 def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the HTTP API with gunicorn; the application is built once per worker."""
     count = workers or min(2 * (os.cpu_count() or 1) + 1, 8)
-    click.echo(f"serving {database_url()} on http://{host}:{port} with {count} workers")
-    # No --preload: each worker builds its own application and connection pool.
+    click.echo(f"serving {_without_password(database_url())} on http://{host}:{port} "
+               f"with {count} workers")
+    # No --preload: each worker builds its own application and connection pool. The
+    # settings, and the worker that no slow client can hold, are in ledger_cli/serving.py;
+    # GUNICORN_CMD_ARGS still overrides them (the slow-clients bench runs sync workers so).
     os.execvp(
         sys.executable,
-        [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-         "--workers", str(count), "--access-logfile", "-", "api:create_app()"],
+        [sys.executable, "-m", "gunicorn", "--config", "python:ledger_cli.serving",
+         "--bind", f"{host}:{port}", "--workers", str(count), "--access-logfile", "-",
+         "api:create_app()"],
     )
+
+
+_PASSWORD_PARAMETER = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
+
+
+def _without_password(url: str) -> str:
+    """The URL as it may be printed: a password, in the user part or libpq's `password=`
+    parameter, replaced by *** (issue 12)."""
+    parts = urlsplit(url)
+    netloc, query = parts.netloc, _PASSWORD_PARAMETER.sub(r"\1***", parts.query)
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.split(':', 1)[0]}:***@{host}"
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # urlunsplit would drop the empty authority of sqlite:///path
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 main.add_command(verify_command)
