@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from ledger.application import LedgerApplication
 from ledger.audit import AuditContext, acting_as
 from ledger.errors import HeadFileInvalid, LedgerError
 from ledger_cli.app import build_application
@@ -105,11 +106,11 @@ def _report_views(differences: list[Difference], compared: int) -> bool:
     return False
 
 
-def _keep_head(app: object, result: VerifyResult, export_to: Path | None) -> None:
+def _keep_head(app: LedgerApplication, result: VerifyResult, export_to: Path | None) -> None:
     if not os.environ.get(KEY_FILE):
         raise click.UsageError(f"set {KEY_FILE} to the operator's Ed25519 private key (PEM)")
     head = sign_head(result, load_private_key(Path(os.environ[KEY_FILE])))
-    record_head(engine_for(app), head)  # type: ignore[arg-type]
+    record_head(engine_for(app), head)
     if export_to is not None:
         write_head(head, export_to)
         click.echo(f"head at position {result.head_position} written to {export_to}")
