@@ -4,12 +4,15 @@ read models checked against a replay of the log."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 from dbsupport import postgres_admin_url
 
+from ledger.audit import AuditContext, acting_as
+from persistence.seal import KEY_FILE_ENV, generate_key_file
 from persistence.url import sqlite_path
 
 DELETE_A_DEDUCTION = ("DELETE FROM rm_deductions WHERE deduction_id = "
@@ -94,3 +97,20 @@ def test_verify_lists_every_bad_position_over_http(harness: Any) -> None:
 
 def test_views_is_a_boolean(harness: Any) -> None:
     assert harness.get("/audit/verify", "auditor", views="maybe").status_code == 422
+
+
+def test_verify_checks_the_seals_with_the_keys_of_the_api_process(
+    harness: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = tmp_path / "chain.key"
+    key_id = generate_key_file(key_file)
+    monkeypatch.setenv(KEY_FILE_ENV, str(key_file))
+    with acting_as(AuditContext(actor="ops", role="operator", request_id="r")):
+        harness.ledger.rotate_chain_key(key_id, reason="first key")
+    harness.register_worked_example()  # sealed by the API's own appends
+    result = harness.ok(harness.get("/audit/verify", "auditor"))
+    assert result["ok"] is True and result["keyed"] is True
+    assert result["key_in_force"] == key_id
+    monkeypatch.setenv(KEY_FILE_ENV, "")  # an API that lost its key still checks the order
+    result = harness.ok(harness.get("/audit/verify", "auditor"))
+    assert result["ok"] is True and result["keyed"] is False
