@@ -15,7 +15,7 @@ from ledger_cli.app import build_application
 from ledger_cli.imports import import_
 from ledger_cli.projections import projections
 from ledger_cli.tokens import token
-from ledger_cli.verify import head_key, verify_command
+from ledger_cli.verify import chain_key, head_key, verify_command
 from persistence.config import admin_database_url, database_url
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ def _without_password(url: str) -> str:
 
 main.add_command(verify_command)
 main.add_command(head_key)
+main.add_command(chain_key)
 main.add_command(token)
 main.add_command(import_)
 main.add_command(projections)
