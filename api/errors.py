@@ -2,7 +2,8 @@
 
 Every refusal, whether the ledger's or HTTP's own (unknown route, body too large, bad
 JSON), answers `application/problem+json` with `type`, `title`, `status` and `detail`;
-validation problems add `errors` (field -> messages). No domain error becomes a 500.
+validation problems add `errors` (field -> messages). No domain error becomes a 500, and
+neither does a database that is away: that is a 503 with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
-from eventsourcing.persistence import IntegrityError
-from flask import Flask, Response, g, request
+import sqlalchemy.exc as sa
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api  # type: ignore[import-untyped]
 from flask_smorest.utils import prepare_response  # type: ignore[import-untyped]
 from werkzeug.exceptions import HTTPException
@@ -33,6 +35,9 @@ from ledger.errors import (
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "/problems/"
 MAX_MESSAGES = 200  # bound a problem report even for a batch full of mistakes
+RETRY_AFTER_SECONDS = 1
+"""A lost connection is replaced on the next checkout, so a second is enough to wait."""
+UNAVAILABLE = "database-unavailable"
 
 # The one table: most specific class first, since the first match wins.
 STATUS_OF: tuple[tuple[type[Exception], int, str], ...] = (
@@ -46,6 +51,14 @@ STATUS_OF: tuple[tuple[type[Exception], int, str], ...] = (
     (LedgerError, 409, "refused"),
     # Two writers changed the same aggregate at once: the later one is refused whole.
     (IntegrityError, 409, "concurrent-change"),
+    # The database is away or busy: the connection was lost (a restart, a terminated
+    # backend), none could be made or lent in time, or a lock wait ran out. The event
+    # store's (ours and the library's), then SQLAlchemy's (read models, tokens).
+    (OperationalError, 503, UNAVAILABLE),
+    (InterfaceError, 503, UNAVAILABLE),
+    (sa.OperationalError, 503, UNAVAILABLE),
+    (sa.InterfaceError, 503, UNAVAILABLE),
+    (sa.TimeoutError, 503, UNAVAILABLE),
 )
 
 
@@ -102,8 +115,11 @@ def classify(error: Exception) -> tuple[int, str]:
 
 
 def ledger_problem(error: Exception) -> Response:
-    """The problem report for a refusal by the ledger (or a concurrent change)."""
+    """The problem report for a refusal by the ledger, a concurrent change, or a database
+    that is away."""
     status, slug = classify(error)
+    if slug == UNAVAILABLE:
+        return unavailable_problem(error)
     if not isinstance(error, LedgerError):
         return problem(status, "another request changed this data first; retry", slug=slug,
                        title="Concurrent change")
@@ -112,6 +128,19 @@ def ledger_problem(error: Exception) -> Response:
         status, error.detail, slug=slug, title=error.title, errors=errors, rule=error.rule,
         current_state=getattr(error, "current_state", None),
     )
+
+
+def unavailable_problem(error: Exception) -> Response:
+    """503: nothing was committed, or (a connection lost at COMMIT) it is unknown whether
+    it was, which the same Idempotency-Key settles on the retry."""
+    # The first line only: SQLAlchemy's message goes on with the statement and parameters.
+    first_line = (str(error).strip().splitlines() or [""])[0][:200]
+    current_app.logger.warning("database unavailable: %s: %s", type(error).__name__,
+                               first_line)
+    return problem(503, "the database is unavailable; retry shortly, with the same "
+                   "Idempotency-Key for a command", slug=UNAVAILABLE,
+                   title="Database unavailable",
+                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -174,6 +203,6 @@ class LedgerApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Refusals by the ledger become problem reports (HTTP errors are LedgerApi's)."""
-    app.register_error_handler(LedgerError, ledger_problem)
-    app.register_error_handler(IntegrityError, ledger_problem)
+    """Every class of the table becomes its problem report (HTTP errors are LedgerApi's)."""
+    for cls, _status, _slug in STATUS_OF:
+        app.register_error_handler(cls, ledger_problem)

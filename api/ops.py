@@ -131,18 +131,27 @@ def _finish(response: Response) -> Response:
 
 def readyz() -> Response:
     """Ready: the database answers, its migrations are current, and the service role
-    holds no more than SELECT and INSERT on the append-only tables."""
+    holds no more than SELECT and INSERT on the append-only tables. While the database
+    is away the other checks are not tried (null): each would only wait for it again."""
+    if not _database_answers():
+        return _readiness({"database": False, "migrations": None, "append_only": None},
+                          headers={"Retry-After": "1"})
     excess = _excess_privileges()
-    checks = {
-        "database": _database_answers(),
+    checks: dict[str, bool | None] = {
+        "database": True,
         "migrations": _migrations_current(),
         "append_only": not excess,
     }
+    return _readiness(checks, excess_privileges=excess or None)
+
+
+def _readiness(checks: dict[str, bool | None], headers: dict[str, str] | None = None,
+               **extra: Any) -> Response:
     ready = all(checks.values())
     body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
-    if excess:
-        body["excess_privileges"] = excess
-    return Response(json.dumps(body), 200 if ready else 503, mimetype="application/json")
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(json.dumps(body), 200 if ready else 503, headers=headers,
+                    mimetype="application/json")
 
 
 def _excess_privileges() -> list[str]:
@@ -155,7 +164,7 @@ def _excess_privileges() -> list[str]:
 def _database_answers() -> bool:
     try:
         current_app.extensions["ledger"].recorder.max_notification_id()
-    except PersistenceError:
+    except (PersistenceError, SQLAlchemyError):
         return False
     return True
 
