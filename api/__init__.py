@@ -74,6 +74,7 @@ def _blueprints() -> list[Any]:
         customers,
         deductions,
         disputes,
+        indicators,
         managers,
         periods,
         rulesets,
@@ -81,5 +82,5 @@ def _blueprints() -> list[Any]:
     )
 
     modules = (managers, customers, contributions, deductions, disputes, adjustments,
-               rulesets, periods, scores_and_pay, audit)
+               rulesets, periods, scores_and_pay, audit, indicators)
     return [module.blp for module in modules]

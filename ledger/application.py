@@ -27,6 +27,7 @@ from ledger.customer import Customer
 from ledger.deduction import Deduction
 from ledger.dispute import Dispute
 from ledger.errors import Conflict, DuplicateFact, InvalidInput, NotFound, RuleSetInvalid
+from ledger.indicator import IndicatorReport
 from ledger.manager import Manager
 from ledger.period import Period
 from ledger.quarter import Quarter
@@ -49,6 +50,8 @@ T = TypeVar("T")
 POSTING_FIELDS = (
     "customer_id", "booked_on", "interest_income", "deposit_earnings", "fee_income", "risk_cost",
 )
+# A raw indicator report's facts; two reports with the same source keys and these are one.
+REPORT_FIELDS = ("indicator", "manager_id", "period", "measured_on", "value")
 # What makes a repeated integrator deduction (same source keys) the same deduction.
 DEDUCTION_FIELDS = ("manager_id", "rule_code", "occurrences", "aggravated", "disqualify",
                     "effective_on", "description", "customer_id", "evidence")
@@ -96,6 +99,11 @@ class ItemOutcome:
     status: str  # created, duplicate, conflict or invalid
     contribution_id: UUID | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def event_id(self) -> UUID | None:
+        """The id of the fact the item names (a posting or an indicator report)."""
+        return self.contribution_id
 
 
 @dataclass(frozen=True)
@@ -451,6 +459,79 @@ class LedgerApplication(Application[UUID]):
             self._known_customers.clear()
         self._known_customers.add(customer_id)
 
+    # --- indicator reports (DESIGN §11) -------------------------------------------
+
+    def report_indicator(
+        self, *, idempotency: IdempotencyRecord | None = None, **fields: Any
+    ) -> Made[IndicatorReport]:
+        """Reports one raw indicator; the same source keys again are a duplicate (nothing
+        appended) when the values match, and refused when they do not."""
+        report = self._built_report(fields)
+        try:
+            return self._made(report, report, idempotency=idempotency)
+        except IntegrityError:
+            stored = self._get(IndicatorReport, report.id, "indicator report")
+            check(_same_report(stored, fields))
+            return Made(stored, result="duplicate")
+
+    def report_indicators(
+        self, items: Sequence[Mapping[str, Any] | InvalidInput], *,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[list[ItemOutcome]]:
+        """Reports a batch in one append, item by item like a batch of postings."""
+        for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
+            outcomes, fresh = self._classify_reports(items)
+            if not fresh:
+                return Made(outcomes)
+            record = idempotency and replace(idempotency, note=_note(outcomes=outcomes))
+            try:
+                return self._made(outcomes, *fresh, idempotency=record)
+            except IntegrityError:
+                if attempt == MAX_BATCH_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _built_report(self, fields: Mapping[str, Any]) -> IndicatorReport:
+        try:
+            self.manager(str(fields.get("manager_id")))
+        except NotFound as missing:
+            raise InvalidInput({"manager_id": [missing.detail]}) from None
+        quarter = Quarter.parse(fields.get("period"))
+        rules = self.ruleset_for_day(quarter.first_day)
+        return IndicatorReport.report(**fields, scorecard=rules.scorecard,
+                                      ruleset_version=rules.version)
+
+    def _classify_reports(
+        self, items: Sequence[Mapping[str, Any] | InvalidInput]
+    ) -> tuple[list[ItemOutcome], list[IndicatorReport]]:
+        built = [item if isinstance(item, InvalidInput) else self._try_report(item)
+                 for item in items]
+        stored_ids = self.store.existing_originators(
+            [b.id for b in built if isinstance(b, IndicatorReport)])
+        outcomes: list[ItemOutcome] = []
+        fresh: dict[UUID, IndicatorReport] = {}
+        for index, (item, report) in enumerate(zip(items, built, strict=True)):
+            if isinstance(report, InvalidInput) or isinstance(item, InvalidInput):
+                errors = report.errors if isinstance(report, InvalidInput) else {}
+                outcomes.append(ItemOutcome(index, "invalid", errors=errors))
+            elif report.id not in fresh and report.id not in stored_ids:
+                fresh[report.id] = report
+                outcomes.append(ItemOutcome(index, "created", report.id))
+            else:
+                stored = fresh.get(report.id) or self._get(IndicatorReport, report.id, "report")
+                same = not _same_report(stored, item).is_broken()
+                outcomes.append(ItemOutcome(index, "duplicate" if same else "conflict",
+                                            report.id))
+        return outcomes, list(fresh.values())
+
+    def _try_report(self, item: Mapping[str, Any]) -> IndicatorReport | InvalidInput:
+        try:
+            return self._built_report(item)
+        except InvalidInput as refused:
+            return refused
+        except Conflict as refused:  # no rule set in force for the period
+            return InvalidInput({"period": [refused.detail]})
+
     # --- deductions ---------------------------------------------------------------
 
     def record_deduction(
@@ -732,6 +813,18 @@ def _same_posting(
         {name: requested.get(name, 0 if name == "risk_cost" else None)
          for name in POSTING_FIELDS},
     )
+
+
+def _same_report(
+    stored: IndicatorReport, requested: Mapping[str, Any]
+) -> PostingsAreIdentifiedByTheirSourceKeys:
+    """The source-key rule for a repeated indicator report."""
+    keys = f"{requested.get('source_system')}/{requested.get('external_id')}"
+    wanted = {name: requested.get(name) for name in REPORT_FIELDS}
+    wanted["period"] = str(Quarter.parse(wanted["period"]))
+    return PostingsAreIdentifiedByTheirSourceKeys(
+        f"indicator report {keys}", {name: getattr(stored, name) for name in REPORT_FIELDS},
+        wanted)
 
 
 def _note(**parts: Sequence[Any]) -> bytes:

@@ -47,3 +47,8 @@ def deduction_external_id(source_system: str, external_id: str) -> UUID:
 def new_id() -> UUID:
     """A fresh random id, for deductions, disputes and adjustments without source keys."""
     return uuid4()
+
+
+def indicator_report_id(source_system: str, external_id: str) -> UUID:
+    """The id of a raw indicator report, from the keys its source system gave it."""
+    return _derive("indicator_report", source_system, external_id)

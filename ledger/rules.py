@@ -617,6 +617,47 @@ class VersionsArePublishedOnce(Rule):
         return RuleViolation(self.name, self.explain(), current_state="published")
 
 
+# --- Indicator reports ---
+
+
+@dataclass(frozen=True)
+class OnlyDeclaredRawIndicatorsAreReported(Rule):
+    """A report names a raw indicator of the rule set in force for its period: anything
+    else would be a number no formula reads (DESIGN §11)."""
+
+    indicator: str
+    ruleset_version: str
+    raw_indicators: frozenset[str]
+
+    def is_broken(self) -> bool:
+        return self.indicator not in self.raw_indicators
+
+    def explain(self) -> str:
+        declared = ", ".join(sorted(self.raw_indicators)) or "none"
+        return (f"{self.indicator!r} is not a raw indicator of rule set {self.ruleset_version} "
+                f"(raw indicators: {declared})")
+
+    def refusal(self) -> LedgerError:
+        return InvalidInput({"indicator": [self.explain()]}, rule=self.name)
+
+
+@dataclass(frozen=True)
+class MeasurementsBelongToTheirPeriod(Rule):
+    """A value measured before its period began cannot describe that period."""
+
+    period: Quarter
+    measured_on: date
+
+    def is_broken(self) -> bool:
+        return self.measured_on < self.period.first_day
+
+    def explain(self) -> str:
+        return f"must not be before {self.period.first_day}, the first day of {self.period}"
+
+    def refusal(self) -> LedgerError:
+        return InvalidInput({"measured_on": [self.explain()]}, rule=self.name)
+
+
 def as_json_object(value: Mapping[str, Any]) -> dict[str, Any]:
     """A plain-dict copy of a mapping, so later changes by the caller cannot reach an event."""
     return {key: _plain(item) for key, item in value.items()}

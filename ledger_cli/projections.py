@@ -153,7 +153,7 @@ def _diff_lines(key: Any) -> Iterator[str]:
     for path, old, new in key.parameters:
         yield f"  because {path}: {old} -> {new}"
     for event in key.events:
-        subject = event.get("rule_code") or event.get("customer_id")
+        subject = event.get("rule_code") or event.get("customer_id") or event.get("indicator")
         what = " ".join(str(v) for v in (subject, event.get("status")) if v)
         effects = f"{event.get('effect_before')} -> {event.get('effect_after')}"
         new = " (recorded between the two views)" if event["new"] else ""

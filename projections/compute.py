@@ -16,7 +16,21 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from ledger.calculation.pay import Holding, PayFigure, Posting, pay_for, posting_amount
+from ledger.calculation.indicators import (
+    IndicatorValues,
+    Inputs,
+    ReportedValue,
+    evaluate_scorecard,
+)
+from ledger.calculation.pay import (
+    ExactPay,
+    Holding,
+    PayFigure,
+    Posting,
+    pay_exact,
+    posting_amount,
+    rounded,
+)
 from ledger.calculation.score import CountedDeduction, ScoreFigure, score_for
 from ledger.errors import Conflict
 from ledger.quarter import Quarter
@@ -30,6 +44,7 @@ from projections.factset import (
     DeductionFact,
     FactSet,
     HoldingFact,
+    IndicatorReportFact,
     RuleSetFact,
     TargetFact,
     latest,
@@ -44,6 +59,7 @@ SCORE_MOVING = frozenset(
      "Adjustment.Approved", "Adjustment.Reversed")
 )
 PERIOD_CLOSED = "Period.Closed"
+INDICATOR_REPORTED = "IndicatorReport.Reported"
 ALWAYS_SHOWN = SCORE_MOVING | {PERIOD_CLOSED}
 """Timeline moments shown even when the score stayed: the closing marks where the freeze
 falls, so every later item reads as a prior-period adjustment."""
@@ -80,6 +96,8 @@ class ScoreResult:
     rules: RuleSetDocument
     deductions: tuple[CountedFact, ...]
     adjustments: tuple[tuple[AdjustmentFact, AdjustmentChange], ...]
+    # The scorecard's values (DESIGN §11); None under a rule set without one (2026.1).
+    indicators: IndicatorValues | None = None
 
 
 def _changes_by_deduction(facts: FactSet) -> dict[str, DeductionChange]:
@@ -147,10 +165,55 @@ def score_result(
         and d.effective_on <= as_of
     )
     adjustments = tuple(counted_adjustments(facts, manager_id, period))
-    figure = score_for(
-        rules, [c.counted for c in deductions], [a.points for a, _ in adjustments]
-    )
-    return ScoreResult(figure, rules, deductions, adjustments)
+    counted = [c.counted for c in deductions]
+    points = [a.points for a, _ in adjustments]
+    figure = score_for(rules, counted, points)
+    if rules.scorecard.is_empty:
+        return ScoreResult(figure, rules, deductions, adjustments)
+    # Part one's figure gives the formula its error and adjustment points; the formula's
+    # value then makes the score (when the rule set has a score formula).
+    values = indicator_values(facts, manager_id, period, as_of, rules, figure)
+    if values.score_value is not None:
+        figure = score_for(rules, counted, points, values.score_value)
+    return ScoreResult(figure, rules, deductions, adjustments, values)
+
+
+def indicator_values(
+    facts: FactSet, manager_id: str, period: Quarter, as_of: date, rules: RuleSetDocument,
+    part_one: ScoreFigure,
+) -> IndicatorValues:
+    """Every name of the rule set's scorecard for one manager and period at `as_of`."""
+    day = min(as_of, period.last_day)
+    basis = pay_basis(facts, manager_id, period, as_of, rules)
+    figures = {
+        "base": Decimal(rules.score.base), "points_to_score": Decimal(rules.score.points_to_score),
+        "error_points": Decimal(part_one.error_points),
+        "adjustment_points": Decimal(part_one.adjustment_points),
+        "actual": basis.actual, "stock_task": basis.stock_task,
+        "incremental_task": basis.incremental_task, "target": basis.target,
+        "customers_held": Decimal(len(portfolio_of(facts, manager_id, day))),
+    }
+    inputs = Inputs(figures, grade_on(facts, manager_id, day),
+                    reports_counted(facts, manager_id, period, as_of), qualitative={})
+    return evaluate_scorecard(rules.scorecard, inputs)
+
+
+def reports_counted(
+    facts: FactSet, manager_id: str, period: Quarter, as_of: date
+) -> dict[str, ReportedValue]:
+    """Per indicator, the most recently recorded report measured on or before `as_of`."""
+    found: dict[str, ReportedValue] = {}
+    for r in _reports_of(facts, manager_id, period, as_of):  # position order: latest stays
+        found[r.indicator] = ReportedValue(r.value, r.position, r.measured_on, r.report_id,
+                                           r.source_system, r.external_id)
+    return found
+
+
+def _reports_of(
+    facts: FactSet, manager_id: str, period: Quarter, as_of: date
+) -> list[IndicatorReportFact]:
+    return [r for r in facts.indicator_reports
+            if r.manager_id == manager_id and r.period == str(period) and r.measured_on <= as_of]
 
 
 # --- holdings and pay -------------------------------------------------------------------
@@ -255,6 +318,41 @@ def pay_result(
     facts: FactSet, manager_id: str, period: Quarter, as_of: date, rules: RuleSetDocument,
     score: int,
 ) -> PayResult:
+    inputs = _pay_inputs(facts, manager_id, period, as_of)
+    figure = rounded(_exact(inputs, rules, period, score))
+    return PayResult(figure, inputs.grade, inputs.holdings, inputs.postings, inputs.target)
+
+
+def pay_basis(
+    facts: FactSet, manager_id: str, period: Quarter, as_of: date, rules: RuleSetDocument
+) -> ExactPay:
+    """The exact stock task, target and actual the pay answer uses (no score needed yet)."""
+    return _exact(_pay_inputs(facts, manager_id, period, as_of), rules, period, 0)
+
+
+@dataclass(frozen=True)
+class _PayInputs:
+    grade: str
+    holdings: tuple[tuple[Interval, CustomerFact], ...]
+    postings: tuple[ContributionFact, ...]
+    target: TargetFact | None
+
+
+def _exact(inputs: _PayInputs, rules: RuleSetDocument, period: Quarter, score: int) -> ExactPay:
+    return pay_exact(
+        rules,
+        inputs.grade,
+        [Holding(c.customer_id, c.last_year_contribution, s.held_from, s.held_to)
+         for s, c in inputs.holdings],
+        [_posting(c) for c in inputs.postings],
+        inputs.target.incremental if inputs.target is not None else Decimal(0),
+        score,
+        period.first_day,
+        period.last_day,
+    )
+
+
+def _pay_inputs(facts: FactSet, manager_id: str, period: Quarter, as_of: date) -> _PayInputs:
     spans = intervals(facts, as_of)
     customers = {c.customer_id: c for c in facts.customers}
     held = tuple(
@@ -268,17 +366,7 @@ def pay_result(
     )
     target = target_of(facts, manager_id, period)
     grade = grade_on(facts, manager_id, min(as_of, period.last_day))
-    figure = pay_for(
-        rules,
-        grade,
-        [Holding(c.customer_id, c.last_year_contribution, s.held_from, s.held_to) for s, c in held],
-        [_posting(c) for c in postings],
-        target.incremental if target is not None else Decimal(0),
-        score,
-        period.first_day,
-        period.last_day,
-    )
-    return PayResult(figure, grade, held, postings, target)
+    return _PayInputs(grade, held, postings, target)
 
 
 def posting_effect(c: ContributionFact, rules: RuleSetDocument) -> Decimal:
@@ -358,6 +446,9 @@ def moments(facts: FactSet, manager_id: str, period: Quarter, as_of: date) -> li
     found += [Moment(p.position, "RuleBook.Published", None) for p in facts.rulesets.publications]
     found += [Moment(c.position, PERIOD_CLOSED, None) for c in facts.closings
               if c.period == str(period)]
+    # Shown only when they moved the score: under a rule set without a formula they never do.
+    found += [Moment(r.position, INDICATOR_REPORTED, r.measured_on)
+              for r in _reports_of(facts, manager_id, period, as_of)]
     return sorted(found, key=lambda m: (m.position, m.type))
 
 

@@ -23,6 +23,7 @@ from ledger.contribution import Contribution
 from ledger.customer import Customer
 from ledger.deduction import Deduction
 from ledger.dispute import Dispute
+from ledger.indicator import IndicatorReport
 from ledger.manager import Manager
 from ledger.period import Period
 from ledger.rulebook import RuleBook
@@ -232,6 +233,17 @@ def adjustment_reversed(e: Any, position: int, names: Names) -> list[Fact]:
     return _adjustment_status(e, position, "reversed")
 
 
+# --- indicator reports --------------------------------------------------------------
+
+
+def indicator_reported(e: IndicatorReport.Reported, position: int, names: Names) -> list[Fact]:
+    return [Fact("rm_indicator_reports", dict(
+        report_id=_hex(e.originator_id), indicator=e.indicator, manager_id=e.manager_id,
+        period=e.period, measured_on=e.measured_on, value=e.value,
+        source_system=e.source_system, external_id=e.external_id, position=position,
+    ))]
+
+
 # --- periods ------------------------------------------------------------------------
 
 
@@ -286,6 +298,7 @@ FACT_FUNCTIONS: dict[type[Any], FactFunction] = {
     event_of(RuleBook, "Drafted"): ruleset_drafted,
     event_of(RuleBook, "Published"): ruleset_published,
     event_of(Period, "Closed"): period_closed,
+    IndicatorReport.Reported: indicator_reported,
 }
 
 TOPICS: frozenset[str] = frozenset(get_topic(cls) for cls in FACT_FUNCTIONS)

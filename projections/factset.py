@@ -136,6 +136,19 @@ class AdjustmentChange:
 
 
 @dataclass(frozen=True)
+class IndicatorReportFact:
+    report_id: str
+    indicator: str
+    manager_id: str
+    period: str
+    measured_on: date
+    value: Decimal
+    source_system: str
+    external_id: str
+    position: int
+
+
+@dataclass(frozen=True)
 class RuleSetFact:
     version: str
     effective_from: date
@@ -250,6 +263,7 @@ class FactSet:
     adjustment_changes: tuple[AdjustmentChange, ...] = ()
     rulesets: RuleSets = field(default_factory=RuleSets)
     closings: tuple[ClosingFact, ...] = ()
+    indicator_reports: tuple[IndicatorReportFact, ...] = ()
     # Derived indexes, computed once per FactSet (a narrowed copy starts with an empty one).
     memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
@@ -287,7 +301,7 @@ class FactSet:
 _FACT_FIELDS = (
     "managers", "grades", "targets", "customers", "holdings", "contributions", "deductions",
     "deduction_changes", "disputes", "dispute_steps", "adjustments", "adjustment_changes",
-    "closings",
+    "closings", "indicator_reports",
 )
 
 
@@ -334,8 +348,11 @@ def load(
 ) -> FactSet:
     """Facts about `manager_ids` known at `cut`. With `period`, only that period's postings
     (from `booked_from` on, if given: earlier periods' too); without `postings`, none (a
-    score, portfolio or timeline needs no postings). Period closings are always loaded."""
+    score, portfolio or timeline needs no postings, unless a published rule set computes
+    the score by a formula, which may use `actual`). Period closings are always loaded."""
     ids = list(manager_ids)
+    rulesets = load_rulesets(conn, cut)
+    postings = postings or _formulas_published(rulesets)
     held = select(t.holdings.c.customer_id).where(t.holdings.c.manager_id.in_(ids))
     their_deductions = select(t.deductions.c.deduction_id).where(
         t.deductions.c.manager_id.in_(ids)
@@ -380,9 +397,20 @@ def load(
             t.adjustment_changes, AdjustmentChange,
             t.adjustment_changes.c.adjustment_id.in_(their_adjustments),
         ),
-        rulesets=load_rulesets(conn, cut),
+        rulesets=rulesets,
         closings=load_closings(conn, cut),
+        # Every period's: a pay answer recomputes the closed periods whose corrections it pays.
+        indicator_reports=of(
+            t.indicator_reports, IndicatorReportFact, t.indicator_reports.c.manager_id.in_(ids),
+        ),
     )
+
+
+def _formulas_published(rulesets: RuleSets) -> bool:
+    """Whether a published version has a scorecard, whose figures may need postings."""
+    published = {p.version for p in rulesets.publications}
+    return any(not d.document.scorecard.is_empty for d in rulesets.drafts
+               if d.version in published)
 
 
 def latest(rows: Iterable[F]) -> F | None:

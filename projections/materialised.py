@@ -27,6 +27,8 @@ from ledger.ruleset_document import RuleSetDocument
 from projections import tables as t
 from projections.compute import (
     ALWAYS,
+    INDICATOR_REPORTED,
+    ScoreResult,
     pay_result,
     periods_of,
     posting_effect,
@@ -292,6 +294,7 @@ def touched_managers(conn: Connection, start: int, end: int) -> list[str]:
         select(ever_held.c.manager_id).join(
             t.contributions, t.contributions.c.customer_id == ever_held.c.customer_id
         ).where(new(t.contributions)),
+        select(t.indicator_reports.c.manager_id).where(new(t.indicator_reports)),
     ]
     found = conn.execute(union(*queries)).scalars()
     return sorted(set(found))
@@ -429,7 +432,25 @@ def _behind(
                 posting.position, "Contribution.Posted", since, customer_id=posting.customer_id,
             ))
             entry[f"effect_{label}"] = posting_effect(posting, doc)
+        _reports_behind(effects, score, label, since)
     return [effects[p] for p in sorted(effects)]
+
+
+def _reports_behind(
+    effects: dict[int, dict[str, Any]], score: ScoreResult, label: str, since: int
+) -> None:
+    """The raw reports a scorecard counted, each with the value it gave its indicator (a
+    rule set that does not declare the indicator counts no report of it)."""
+    values = score.indicators.values.values() if score.indicators is not None else ()
+    for value in values:
+        report = value.report
+        if report is None:
+            continue
+        entry = effects.setdefault(report.position, _event(
+            report.position, INDICATOR_REPORTED, since, indicator=value.name,
+            value=report.value,
+        ))
+        entry[f"effect_{label}"] = report.value
 
 
 def _event(position: int, kind: str, since: int, **details: Any) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from projections.compute import (
 )
 from projections.database import engine_for, reading, tracked
 from projections.factset import ClosingFact, FactSet, load, load_closings
+from projections.indicator_answers import formula_explanation, indicators_answer
 from projections.runner import FACTS, FactsProjection
 
 __all__ = ["ReadSide", "ProjectionLagging"]
@@ -233,6 +234,20 @@ class ReadSide:
     def _score(self, facts: FactSet, manager_id: str, period: Quarter, cut: _Cut) -> ScoreResult:
         rules = rules_for(facts, period).document
         return score_result(facts, manager_id, period, cut.as_of, rules)
+
+    def indicators(
+        self, manager_id: str, period: str, *, as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Every indicator of the rule set in force with its value, kind, formula and source
+        (the report it came from, or its default), and the score formula (DESIGN §11)."""
+        quarter = Quarter.parse(period)
+        cut = self._cut(as_of, known_at)
+        facts = self._load(manager_id, cut, quarter)
+        result = self._score(facts, manager_id, quarter, cut)
+        return dict(manager_id=manager_id, period=period, as_of=cut.as_of,
+                    known_at=cut.known_at, score=result.figure.score,
+                    **indicators_answer(result))
 
     # --- portfolio and timeline -------------------------------------------------------
 
@@ -421,7 +436,8 @@ def _score_explanation(result: ScoreResult) -> dict[str, Any]:
                          proposed_position=adjustment.position)
         lines.append(entry)
     codes = {c.fact.rule_code for c in result.deductions}
-    return dict(lines=lines, parameters=_parameters(result, codes, ("score.",)))
+    return dict(lines=lines, parameters=_parameters(result, codes, ("score.",)),
+                **formula_explanation(result))
 
 
 def _pay_explanation(result: PayResult, score: ScoreResult) -> dict[str, Any]:

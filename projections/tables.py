@@ -170,6 +170,20 @@ period_closings = Table(
     Column("frozen", StoredText, nullable=False),
 )
 
+indicator_reports = Table(
+    "rm_indicator_reports", metadata,
+    # One row per raw indicator report (DESIGN §11); the latest one known at a cut counts.
+    Column("report_id", StoredText, primary_key=True),
+    Column("indicator", StoredText, nullable=False),
+    Column("manager_id", StoredText, nullable=False),
+    Column("period", StoredText, nullable=False),
+    Column("measured_on", Date, nullable=False),
+    Column("value", Money, nullable=False),
+    Column("source_system", StoredText, nullable=False),
+    Column("external_id", StoredText, nullable=False),
+    _position(),
+)
+
 views = Table(
     "rm_views", metadata,
     Column("view_name", StoredText, primary_key=True),
@@ -215,7 +229,7 @@ events = Table(
 FACT_TABLES: tuple[Table, ...] = (
     managers, grades, targets, customers, holdings, contributions, deductions,
     deduction_changes, disputes, dispute_steps, adjustments, adjustment_changes,
-    rulesets, ruleset_publications, period_closings,
+    rulesets, ruleset_publications, period_closings, indicator_reports,
 )
 """Every table the facts projection writes; a facts rebuild empties exactly these."""
 

@@ -29,6 +29,7 @@ LOG_TABLES = (
     "rm_ruleset_publications", "rm_views", "rm_figures",
     "rm_period_closings",  # migration 0005
     "rm_tracking",  # migration 0008
+    "rm_indicator_reports",  # migration 0009
     "api_tokens",  # `ledger demo` refuses a database holding tokens (0008)
 )
 SCRATCH_PREFIX = "ledger_test"
