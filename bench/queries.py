@@ -15,6 +15,7 @@ import random
 import time
 from datetime import date, datetime, timedelta
 
+from bench import formula_scores
 from bench.report import Goal, Section, percentile, say
 from bench.store import Store
 from ledger.application import LedgerApplication
@@ -58,6 +59,8 @@ def run(store: Store, count: int) -> Section:
                 started = time.perf_counter()
                 query(manager, PERIOD, as_of=as_of, known_at=known_at)
                 latencies[name].append((time.perf_counter() - started) * 1000)
+        # Last: it publishes a rule set and reports indicators into the store.
+        formula_scores.measure(app, figures, [(m, d) for m, d, _ in drawn[WARM_UP:]], section)
     finally:
         app.close()
     for name, values in latencies.items():
