@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select, union
 from sqlalchemy.sql import Select
 
-from ledger.errors import Conflict
+from ledger.errors import Conflict, FormulaError
 from ledger.quarter import Quarter
 from ledger.ruleset_document import RuleSetDocument
 from projections import tables as t
@@ -73,7 +73,13 @@ def figure_rows(facts: FactSet, view: str, version: str | None) -> list[dict[str
                 rules = rules_for(facts, period, version).document
             except Conflict:
                 continue  # No rule set in force for that period: nothing to materialise.
-            rows.append(_row(facts, view, manager_id, period, rules))
+            try:
+                rows.append(_row(facts, view, manager_id, period, rules))
+            except FormulaError:
+                # A formula that fails for this manager's values (validation guarantees only
+                # that it survives zeros) leaves no row, so one manager cannot stop the view;
+                # the query answers 409 naming the indicator and the position.
+                continue
     return rows
 
 

@@ -149,6 +149,21 @@ class WorkedExampleOfSection11:
         assert [i["status"] for i in batch["items"]] == [
             "duplicate", "conflict", "invalid", "created", "invalid"]
 
+    def test_a_formula_failing_for_reported_values_answers_409_naming_it(
+        self, harness: Harness
+    ) -> None:
+        harness.register_worked_example()
+        document = standing_in_for_teamwork()
+        # Survives zeros (so the draft is valid) but divides by zero when 5 is reported.
+        document["indicators"]["growth_points"]["formula"] = (
+            "if(new_customers == 5, 1 / (new_customers - 5), 0)")
+        draft_and_publish(harness, document)
+        harness.ok(harness.post("/indicators", report("new_customers", "5", "R-1"),
+                                "integrator"), 201)
+        problem = harness.refused(409, "get", "/managers/M1/score?period=2026Q1", "auditor")
+        assert "indicators.growth_points.formula at character" in problem["detail"]
+        assert "division by zero" in problem["detail"]
+
     def test_under_2026_1_no_raw_indicator_is_declared(self, harness: Harness) -> None:
         harness.register_worked_example()
         harness.refused(422, "post", "/indicators", "integrator",

@@ -77,6 +77,20 @@ class IndicatorViews:
         assert "IndicatorReport.Reported avg_deposits: effect 30000000 -> 30000000" in diff
 
 
+    def test_a_formula_failing_for_one_manager_leaves_no_row_and_stops_no_view(
+        self, app: LedgerApplication, example: Any
+    ) -> None:
+        scorecard_published(app, example)
+        draft = standing_in_for_teamwork("2026.6")
+        draft["indicators"]["growth_points"]["formula"] = (
+            "if(new_customers == 4, 1 / (new_customers - 4), 0)")
+        with acting_as(OPERATOR):
+            app.draft_ruleset(draft)
+            app.publish_ruleset("2026.6")
+        assert "rebuilt live" in cli(app, "rebuild")
+        assert figure_of(engine_for(app), LIVE, "M1", "2026Q1") is None
+
+
 class TestIndicatorViewsOnSQLite(IndicatorViews):
     @pytest.fixture
     def app(self, sqlite_ledger: LedgerApplication) -> LedgerApplication:
