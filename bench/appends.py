@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -41,6 +41,7 @@ from bench.report import Goal, Section, ratio, say
 from ledger.application import LedgerApplication
 from ledger.audit import AuditContext, acting_as
 from ledger.manager import Manager
+from ledger.store import LedgerStore
 from persistence.records import to_micros
 from persistence.schema import upgrade
 from persistence.scratch import admin_execute, scratch_database, with_database
@@ -139,6 +140,15 @@ def new_managers(prefix: str, count: int) -> list[Manager]:
         ]
 
 
+class OnTheLibrarysRecorder(LedgerApplication):
+    """The same commands on the library's own recorder, for the baseline only: appends need
+    nothing of the ledger's store port, which that recorder does not offer."""
+
+    @staticmethod
+    def store_of(recorder: object) -> LedgerStore:
+        return cast(LedgerStore, recorder)
+
+
 def sample_rows(app: LedgerApplication, count: int) -> list[Row]:
     """Rows shaped like the log's, from real Manager events (topic, state as stored)."""
     rows: list[Row] = []
@@ -206,7 +216,7 @@ def sqlite_contenders(directory: str, per_event: int, batched: int,
     upgrade(url)
     ours = LedgerApplication(env=environment_for(url))
     stack.callback(ours.close)
-    library = LedgerApplication(env={
+    library = OnTheLibrarysRecorder(env={
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": os.path.join(directory, "library.db"),
         "CREATE_TABLE": "true",
@@ -286,7 +296,7 @@ def postgres_contenders(admin_url: str, role: str, per_event: int, batched: int,
     service_url = with_database(admin_url, ours_db, user=role)
     ours = LedgerApplication(env=environment_for(service_url))
     stack.callback(ours.close)
-    library = LedgerApplication(env=library_postgres_env(admin_url, library_db))
+    library = OnTheLibrarysRecorder(env=library_postgres_env(admin_url, library_db))
     stack.callback(library.close)
     conn = psycopg2.connect(service_url)
     stack.callback(conn.close)

@@ -145,10 +145,7 @@ class LedgerApplication(Application[UUID]):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
-        if not isinstance(self.recorder, LedgerStore):
-            raise TypeError(f"{type(self.recorder).__name__} is not a ledger store: set "
-                            "PERSISTENCE_MODULE to persistence.sqlite or persistence.postgres")
-        self.store: LedgerStore = self.recorder
+        self.store: LedgerStore = self.store_of(self.recorder)
         self.timezone = ZoneInfo(self.env.get("TIMEZONE") or "Asia/Shanghai")
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         # Without a reader only the rules that need no other portfolio (premium) apply.
@@ -158,6 +155,14 @@ class LedgerApplication(Application[UUID]):
         # Customers are never removed, so once seen a customer id stays valid.
         self._known_customers: set[str] = set()
         self._rulesets: dict[str, RuleSetDocument] = {}
+
+    @staticmethod
+    def store_of(recorder: object) -> LedgerStore:
+        """The recorder as the port the core reads from: only our recorders are one."""
+        if not isinstance(recorder, LedgerStore):
+            raise TypeError(f"{type(recorder).__name__} is not a ledger store: set "
+                            "PERSISTENCE_MODULE to persistence.sqlite or persistence.postgres")
+        return recorder
 
     def register_transcodings(self, transcoder: Transcoder) -> None:
         super().register_transcodings(transcoder)  # type: ignore[arg-type]
