@@ -192,6 +192,12 @@ def show(
         for line in score["explanation"]["lines"]:
             click.echo(f"  #{line['position']} {line['type']} {line.get('rule_code') or ''} "
                        f"{line['effect']:+} {line['note']}")
+        formula = score["explanation"].get("formula")
+        if formula is not None:  # a rule set with a score formula (DESIGN §11)
+            click.echo(f"  score formula = {formula['value']}: {formula['text']}")
+            for name in formula["names"]:
+                click.echo(f"    {name['name']} = {name['value']} ({name['kind']}, "
+                           f"{name['source']})")
 
 
 def _instant(text: str | None) -> datetime | None:

@@ -193,6 +193,8 @@ def indicator_values(
         "incremental_task": basis.incremental_task, "target": basis.target,
         "customers_held": Decimal(len(portfolio_of(facts, manager_id, day))),
     }
+    # No qualitative results exist before §12 (issue 14) records them: every qual_<dimension>
+    # is then 0, as §11 says of a dimension no submitted sheet counts for.
     inputs = Inputs(figures, grade_on(facts, manager_id, day),
                     reports_counted(facts, manager_id, period, as_of), qualitative={})
     return evaluate_scorecard(rules.scorecard, inputs)

@@ -55,6 +55,8 @@ class IndicatorViews:
         assert (live["score"], live["actual_pay"], live["ruleset_version"]) == (
             750, Decimal("32437.50"), "2026.3")
         assert ReadSide(app).score("M1", "2026Q1", as_of=date(2026, 3, 31))["score"] == 750
+        shown = cli(app, "show", "M1", "2026Q1", "--explain")
+        assert "score 750 (good)" in shown and "npl_ratio = 0.015 (raw, report)" in shown
         cli(app, "rebuild")
         again = figure_of(engine_for(app), LIVE, "M1", "2026Q1")
         assert again is not None and again["score"] == 750
