@@ -164,6 +164,36 @@ class WorkedExampleOfSection11:
         assert "indicators.growth_points.formula at character" in problem["detail"]
         assert "division by zero" in problem["detail"]
 
+    def test_a_batch_repeated_with_its_idempotency_key_replays_its_answer(
+        self, harness: Harness
+    ) -> None:
+        harness.register_worked_example()
+        draft_and_publish(harness, standing_in_for_teamwork())
+        body = {"items": [report("npl_ratio", "0.015", "R-1"), report("nope", "1", "R-2")]}
+        first = harness.ok(harness.post("/indicators/batch", body, "integrator",
+                                        **{"Idempotency-Key": "batch-1"}))
+        events = harness.events()
+        again = harness.ok(harness.post("/indicators/batch", body, "integrator",
+                                        **{"Idempotency-Key": "batch-1"}))
+        assert again == first and harness.events() == events
+        assert [i["status"] for i in again["items"]] == ["created", "invalid"]
+
+    def test_a_report_counts_from_its_measured_on_for_as_of(self, harness: Harness) -> None:
+        harness.register_worked_example()
+        draft_and_publish(harness, standing_in_for_teamwork())
+        harness.ok(harness.post("/indicators", report("new_customers", "4", "R-1",
+                                                      measured_on="2026-02-10"), "integrator"), 201)
+
+        def growth(as_of: str) -> dict[str, Any]:
+            answer = harness.ok(harness.get("/managers/M1/indicators", "auditor",
+                                            period="2026Q1", as_of=as_of))
+            return {i["name"]: i for i in answer["items"]}["new_customers"]
+
+        assert (growth("2026-02-09")["source"], growth("2026-02-09")["value"]) == ("default", "0")
+        assert (growth("2026-02-10")["source"], growth("2026-02-10")["value"]) == ("report", "4")
+        harness.refused(422, "post", "/indicators", "integrator",
+                        report("new_customers", "4", "R-2", measured_on="2025-12-31"))
+
     def test_under_2026_1_no_raw_indicator_is_declared(self, harness: Harness) -> None:
         harness.register_worked_example()
         harness.refused(422, "post", "/indicators", "integrator",
