@@ -68,7 +68,7 @@ class LedgerBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest ships n
     ARGUMENTS_PARSER = LedgerParser()
 
     def allow(self, *roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Only these roles (and admin) may call the route; documents them too."""
+        """Only these roles may call the route (DESIGN §9); documents them too."""
         return allow(self, roles)
 
     def command(

@@ -91,7 +91,10 @@ def _create(url: str) -> Engine:
         engine = create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
         _explicit_sqlite_transactions(engine)
         return engine
-    return create_engine(sa_url, pool_size=2, max_overflow=4, pool_pre_ping=False)
+    # Pre-ping: after a PostgreSQL restart or a terminated backend, a pooled connection is
+    # found dead at checkout and replaced, instead of failing the first request that uses it
+    # (issue 11). One SELECT 1 per checkout, not per statement.
+    return create_engine(sa_url, pool_size=2, max_overflow=4, pool_pre_ping=True)
 
 
 def _explicit_sqlite_transactions(engine: Engine) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from persistence.config import projection_role
 
-APPEND_ONLY_TABLES = ("events", "event_chain", "idempotency")
+APPEND_ONLY_TABLES = ("events", "event_chain", "idempotency", "chain_heads")  # 0001, 0007
 FORBIDDEN = ("UPDATE", "DELETE", "TRUNCATE")
 WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
 TOKENS_TABLE = "api_tokens"

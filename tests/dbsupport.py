@@ -22,6 +22,7 @@ SERVICE_ROLE = os.environ.get("LEDGER_SERVICE_ROLE", "ledger_service")
 PROJECTION_ROLE = os.environ.get("LEDGER_PROJECTION_ROLE", "ledger_projector")
 LOG_TABLES = (
     "events", "event_chain", "snapshots", "tracking", "idempotency",
+    "chain_heads",  # migration 0007: the signed heads plain verify compares the log with
     # Read models (migration 0002; projections.tables.READ_MODEL_TABLES).
     "rm_managers", "rm_grades", "rm_targets", "rm_customers", "rm_holdings",
     "rm_contributions", "rm_deductions", "rm_deduction_changes", "rm_disputes",
