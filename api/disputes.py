@@ -26,11 +26,11 @@ from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("disputes", __name__, description="Disputes, decisions and appeals")
 
-STATUSES = ("open", "decided", "appealed", "appeal_decided")
+STATUSES = ("open", "decided", "appealed", "appeal_decided", "withdrawn")
 MAX_QUEUE = 1000
 DISPUTE_ATTRIBUTES = ("id", "deduction_id", "manager_id", "status", "outcome", "points",
                       "appeal_outcome", "appeal_points", "due_on", "decided_on", "decided_by",
-                      "comment_count")
+                      "comment_count", "awaiting_information")
 
 
 class CommentIn(ma.Schema):
@@ -49,6 +49,18 @@ class DecisionIn(ma.Schema):
 
 class AppealIn(ma.Schema):
     reason = text(required=True)
+
+
+class WithdrawalIn(ma.Schema):
+    reason = text(required=True)
+
+
+class InformationRequestIn(ma.Schema):
+    question = text(required=True)
+
+
+class InformationIn(ma.Schema):
+    answer = text(required=True)
 
 
 class QueueArgs(ma.Schema):
@@ -74,6 +86,8 @@ class DisputeFields(ma.Schema):
     decided_on = Day(allow_none=True, required=True)
     decided_by = ma.fields.String(allow_none=True, required=True)
     comment_count = ma.fields.Integer(required=True)
+    awaiting_information = ma.fields.Boolean(required=True, metadata={
+        "description": "a request for information awaits the filer's answer; due_on is paused"})
 
 
 class DisputeOut(DisputeFields, CommandSchema):
@@ -162,6 +176,41 @@ def decide_appeal(
 ) -> Made[Dispute]:
     """Decide an appeal; the decision is final"""
     return ledger().decide_appeal(dispute_id, **body, idempotency=idempotency)
+
+
+@blp.route("/disputes/<uuid:dispute_id>/withdrawal", methods=["POST"])
+@blp.allow("manager")
+@blp.arguments(WithdrawalIn)
+@blp.command(200, DisputeOut, dispute_reply)
+def withdraw(
+    body: dict[str, Any], dispute_id: UUID, idempotency: IdempotencyRecord | None
+) -> Made[Dispute]:
+    """Withdraw an open dispute (only its filer); the deduction counts on"""
+    return ledger().withdraw_dispute(dispute_id, withdrawing_manager_id=acting_manager_id(),
+                                     **body, idempotency=idempotency)
+
+
+@blp.route("/disputes/<uuid:dispute_id>/information-request", methods=["POST"])
+@blp.allow("supervisor", "approver")
+@blp.arguments(InformationRequestIn)
+@blp.command(200, DisputeOut, dispute_reply)
+def request_information(
+    body: dict[str, Any], dispute_id: UUID, idempotency: IdempotencyRecord | None
+) -> Made[Dispute]:
+    """Ask the filer for information (never the recorder); the decision deadline pauses"""
+    return ledger().request_information(dispute_id, **body, idempotency=idempotency)
+
+
+@blp.route("/disputes/<uuid:dispute_id>/information", methods=["POST"])
+@blp.allow("manager")
+@blp.arguments(InformationIn)
+@blp.command(200, DisputeOut, dispute_reply)
+def provide_information(
+    body: dict[str, Any], dispute_id: UUID, idempotency: IdempotencyRecord | None
+) -> Made[Dispute]:
+    """Answer a request for information (only the filer); the deadline runs on"""
+    return ledger().provide_information(dispute_id, answering_manager_id=acting_manager_id(),
+                                        **body, idempotency=idempotency)
 
 
 @blp.route("/disputes/<uuid:dispute_id>", methods=["GET"])

@@ -14,7 +14,7 @@ import marshmallow as ma
 
 from api.common import Day, Instant
 
-TEXT_FIELDS = ("description", "reason", "text")
+TEXT_FIELDS = ("description", "reason", "text", "question", "answer")
 DETAIL_FIELDS = ("outcome", "points", "points_total", "due_on", "decided_by", "dispute_id",
                  "deduction_id", "rule_code", "occurrences", "aggravated", "manager_id")
 

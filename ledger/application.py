@@ -658,6 +658,35 @@ class LedgerApplication(Application[UUID]):
         dispute.comment(text=text, evidence=evidence)
         return self._made(dispute, dispute, idempotency=idempotency)
 
+    def withdraw_dispute(
+        self, dispute_id: UUID, *, withdrawing_manager_id: str | None, reason: str,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Dispute]:
+        """The filer withdraws an open dispute; the deduction counts on unchanged."""
+        dispute = self.dispute(dispute_id)
+        dispute.withdraw(withdrawing_manager_id=withdrawing_manager_id, reason=reason)
+        return self._made(dispute, dispute, idempotency=idempotency)
+
+    def request_information(
+        self, dispute_id: UUID, *, question: str, idempotency: IdempotencyRecord | None = None
+    ) -> Made[Dispute]:
+        """A reviewer (never the recorder) asks the filer; the decision deadline pauses."""
+        dispute = self.dispute(dispute_id)
+        deduction = self.deduction(dispute.deduction_id)
+        dispute.request_information(question=question, requested_by=current_audit().actor,
+                                    recorded_by=deduction.recorded_by, today=self.today())
+        return self._made(dispute, dispute, idempotency=idempotency)
+
+    def provide_information(
+        self, dispute_id: UUID, *, answering_manager_id: str | None, answer: str,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Dispute]:
+        """The filer answers; the paused deadline runs on from the answer's day."""
+        dispute = self.dispute(dispute_id)
+        dispute.provide_information(answering_manager_id=answering_manager_id, answer=answer,
+                                    today=self.today())
+        return self._made(dispute, dispute, idempotency=idempotency)
+
     def decide_dispute(
         self, dispute_id: UUID, *, outcome: str, reason: str, points: int | None = None,
         idempotency: IdempotencyRecord | None = None,

@@ -12,12 +12,16 @@ from ledger.base import LedgerAggregate
 from ledger.ids import new_id
 from ledger.rules import (
     MAX_POINTS,
+    AnswersFollowARequest,
     AppealDeciderIsNotTheReviewer,
     AppealWithinWindow,
     DecisionNeedsPointsWhenPartlyUpheld,
     DisputeWithinWindow,
     FieldErrors,
+    OneInformationRequestAtATime,
     OnlyRejectedOrPartlyUpheldMayBeAppealed,
+    OnlyTheFilerMayAnswer,
+    OnlyTheFilerMayWithdraw,
     OnlyTheOwnerMayAppeal,
     OnlyTheOwnerMayDispute,
     ReviewerIsNotTheRecorder,
@@ -33,10 +37,12 @@ MAX_ACTOR = 200
 
 
 class Dispute(LedgerAggregate):
-    """States: open -> decided -> appealed -> appeal_decided (final).
+    """States: open -> decided -> appealed -> appeal_decided (final); open -> withdrawn.
 
     Nothing is decided automatically: a late decision is still accepted, and
-    only reported through `due_on` and `is_overdue()`.
+    only reported through `due_on` and `is_overdue()`. While a reviewer's request
+    for information awaits the filer's answer, `due_on` is None (the deadline is
+    paused) and `days_left` keeps what remained of it.
     """
 
     class Filed(LedgerAggregate.Created):
@@ -62,6 +68,8 @@ class Dispute(LedgerAggregate):
         self.decided_by: str | None = None
         self.appeal_outcome: str | None = None
         self.appeal_points: int | None = None
+        self.awaiting_information = False
+        self.days_left: int | None = None
 
     @classmethod
     def file(
@@ -176,6 +184,7 @@ class Dispute(LedgerAggregate):
         self.decided_on = decided_on
         self.decided_by = decided_by
         self.due_on = None
+        self.awaiting_information = False
 
     def appeal(
         self,
@@ -239,6 +248,73 @@ class Dispute(LedgerAggregate):
         self.appeal_outcome = outcome
         self.appeal_points = points
         self.due_on = None
+        self.awaiting_information = False
+
+    def withdraw(self, *, withdrawing_manager_id: str | None, reason: str) -> None:
+        """The filer takes an open dispute back; the deduction counts on as if never disputed."""
+        errors = FieldErrors()
+        errors.text("reason", reason)
+        errors.raise_if_any()
+        check(
+            OnlyTheFilerMayWithdraw(self.manager_id, withdrawing_manager_id),
+            StepsInOrder("withdraw", self.status, ("open",)),
+        )
+        self._withdraw(reason=reason)
+
+    @event("Withdrawn")
+    def _withdraw(self, reason: str) -> None:
+        self.status = "withdrawn"
+        self.due_on = None
+        self.awaiting_information = False
+
+    def request_information(
+        self, *, question: str, requested_by: str, recorded_by: str, today: date
+    ) -> None:
+        """A reviewer asks the filer for information; the decision deadline pauses.
+
+        The days that remained are kept on the event, so the answer restarts the clock
+        with exactly them (none, when the deadline had already passed).
+        """
+        errors = FieldErrors()
+        errors.text("question", question)
+        errors.text("requested_by", requested_by, max_length=MAX_ACTOR)
+        errors.day("today", today)
+        errors.raise_if_any()
+        check(
+            ReviewerIsNotTheRecorder(recorded_by, requested_by),
+            StepsInOrder("ask for information", self.status, ("open", "appealed")),
+            OneInformationRequestAtATime(self.awaiting_information),
+        )
+        days_left = max((self.due_on - today).days, 0) if self.due_on is not None else 0
+        # The status rides on the event so the read models know which decision pauses.
+        self._request_information(question=question, days_left=days_left, status=self.status)
+
+    @event("InformationRequested")
+    def _request_information(self, question: str, days_left: int, status: str) -> None:
+        self.awaiting_information = True
+        self.days_left = days_left
+        self.due_on = None
+
+    def provide_information(
+        self, *, answering_manager_id: str | None, answer: str, today: date
+    ) -> None:
+        """The filer answers; the decision is due `days_left` days after the answer."""
+        errors = FieldErrors()
+        errors.text("answer", answer)
+        errors.day("today", today)
+        errors.raise_if_any()
+        check(
+            OnlyTheFilerMayAnswer(self.manager_id, answering_manager_id),
+            AnswersFollowARequest(self.awaiting_information),
+        )
+        self._provide_information(answer=answer, due_on=deadline(today, self.days_left or 0),
+                                  status=self.status)
+
+    @event("InformationProvided")
+    def _provide_information(self, answer: str, due_on: date, status: str) -> None:
+        self.awaiting_information = False
+        self.days_left = None
+        self.due_on = due_on
 
 
 def _check_window(errors: FieldErrors, name: str, days: object) -> None:

@@ -501,6 +501,66 @@ class OnlyTheOwnerMayAppeal(Rule):
         return NotPermitted(self.explain(), rule=self.name)
 
 
+@dataclass(frozen=True)
+class OnlyTheFilerMayWithdraw(Rule):
+    """Only the manager who filed a dispute may withdraw it (DESIGN §16)."""
+
+    owner_manager_id: str
+    withdrawing_manager_id: str | None
+
+    def is_broken(self) -> bool:
+        return self.withdrawing_manager_id != self.owner_manager_id
+
+    def explain(self) -> str:
+        return "only the manager who filed the dispute may withdraw it"
+
+    def refusal(self) -> LedgerError:
+        return NotPermitted(self.explain(), rule=self.name)
+
+
+@dataclass(frozen=True)
+class OnlyTheFilerMayAnswer(Rule):
+    """Only the manager who filed a dispute answers a request for information about it."""
+
+    owner_manager_id: str
+    answering_manager_id: str | None
+
+    def is_broken(self) -> bool:
+        return self.answering_manager_id != self.owner_manager_id
+
+    def explain(self) -> str:
+        return "only the manager who filed the dispute may answer its request for information"
+
+    def refusal(self) -> LedgerError:
+        return NotPermitted(self.explain(), rule=self.name)
+
+
+@dataclass(frozen=True)
+class OneInformationRequestAtATime(Rule):
+    """A reviewer waits for the answer before asking again, so the deadline pauses once."""
+
+    awaiting_information: bool
+
+    def is_broken(self) -> bool:
+        return self.awaiting_information
+
+    def explain(self) -> str:
+        return "the filer has not yet answered the open request for information"
+
+
+@dataclass(frozen=True)
+class AnswersFollowARequest(Rule):
+    """Information is answered only while a request for it is open."""
+
+    awaiting_information: bool
+
+    def is_broken(self) -> bool:
+        return not self.awaiting_information
+
+    def explain(self) -> str:
+        return "no request for information is awaiting an answer"
+
+
 # --- Adjustments ---
 
 

@@ -208,6 +208,19 @@ def appeal_decided(e: Any, position: int, names: Names) -> list[Fact]:
     return [_dispute_step(e, position, "AppealDecided", "appeal_decided", None, e.outcome)]
 
 
+def dispute_withdrawn(e: Any, position: int, names: Names) -> list[Fact]:
+    return [_dispute_step(e, position, "Withdrawn", "withdrawn", None, None)]
+
+
+def information_requested(e: Any, position: int, names: Names) -> list[Fact]:
+    # No due day while paused: the overdue lists then skip the dispute (DESIGN §16).
+    return [_dispute_step(e, position, "InformationRequested", e.status, None, None)]
+
+
+def information_provided(e: Any, position: int, names: Names) -> list[Fact]:
+    return [_dispute_step(e, position, "InformationProvided", e.status, e.due_on, None)]
+
+
 def adjustment_proposed(e: Adjustment.Proposed, position: int, names: Names) -> list[Fact]:
     return [Fact("rm_adjustments", dict(
         adjustment_id=_hex(e.originator_id), manager_id=e.manager_id, period=e.period,
@@ -291,6 +304,9 @@ FACT_FUNCTIONS: dict[type[Any], FactFunction] = {
     event_of(Dispute, "Decided"): dispute_decided,
     event_of(Dispute, "AppealFiled"): appeal_filed,
     event_of(Dispute, "AppealDecided"): appeal_decided,
+    event_of(Dispute, "Withdrawn"): dispute_withdrawn,
+    event_of(Dispute, "InformationRequested"): information_requested,
+    event_of(Dispute, "InformationProvided"): information_provided,
     Adjustment.Proposed: adjustment_proposed,
     event_of(Adjustment, "Approved"): adjustment_approved,
     event_of(Adjustment, "Rejected"): adjustment_rejected,

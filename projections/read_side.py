@@ -52,7 +52,7 @@ from projections.runner import FACTS, FactsProjection
 
 __all__ = ["ReadSide", "ProjectionLagging"]
 
-DISPUTE_STATUSES = ("open", "decided", "appealed", "appeal_decided")
+DISPUTE_STATUSES = ("open", "decided", "appealed", "appeal_decided", "withdrawn")
 MAX_DISPUTES = 1_000
 """The longest queue one call returns (TB: bound everything)."""
 MAX_MANAGERS_TO_FREEZE = 10_000
@@ -381,7 +381,7 @@ def _queue(manager_id: str | None) -> Any:
     )
     statement = (
         select(t.disputes.c.dispute_id, t.disputes.c.deduction_id, t.disputes.c.manager_id,
-               steps.c.status, steps.c.due_on, t.disputes.c.position)
+               steps.c.status, steps.c.due_on, steps.c.step, t.disputes.c.position)
         .join(last, last.c.dispute_id == t.disputes.c.dispute_id)
         .join(steps, (steps.c.dispute_id == last.c.dispute_id)
               & (steps.c.position == last.c.position))
@@ -398,9 +398,11 @@ AWAITING = {"open": "reviewer", "appealed": "appeal_board"}
 
 def _queue_item(row: Any, today: date) -> dict[str, Any]:
     pending = row.status in AWAITING
+    # While a request for information is open the filer owes the next step, not a reviewer.
+    awaiting = "filer" if row.step == "InformationRequested" else AWAITING.get(row.status)
     return dict(
         dispute_id=UUID(hex=row.dispute_id), deduction_id=UUID(hex=row.deduction_id),
-        manager_id=row.manager_id, status=row.status, awaiting=AWAITING.get(row.status),
+        manager_id=row.manager_id, status=row.status, awaiting=awaiting,
         due_on=row.due_on, overdue=pending and row.due_on is not None and today > row.due_on,
     )
 

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 OWNER = "owner"
 """In a cell: a manager's token, admitted only for its own manager's data."""
 EVERYONE = (*ROLES,)
-OWNERSHIP_RULES = {"ManagersSeeTheirOwnData", "OnlyTheOwnerMayDispute", "OnlyTheOwnerMayAppeal"}
+OWNERSHIP_RULES = {"ManagersSeeTheirOwnData", "OnlyTheOwnerMayDispute", "OnlyTheOwnerMayAppeal",
+                   "OnlyTheFilerMayWithdraw", "OnlyTheFilerMayAnswer"}
 
 # (method, path with the fixture's ids, body, who) — DESIGN §9, one row per route.
 SECTION_9: list[tuple[str, str, Any, tuple[str, ...]]] = [
@@ -61,6 +62,15 @@ SECTION_9: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("get", "/audit/events", None, ("auditor",)),
     ("get", "/audit/verify", None, ("auditor",)),
 ]
+
+# DESIGN §16's routes (issue 15), read cell by cell like §9's (docs/roles.md).
+SECTION_16: list[tuple[str, str, Any, tuple[str, ...]]] = [
+    ("post", "/disputes/{open}/withdrawal", {"reason": "mine after all"}, (OWNER,)),
+    ("post", "/disputes/{open}/information-request", {"question": "which?"},
+     ("supervisor", "approver")),
+    ("post", "/disputes/{open}/information", {"answer": "that one"}, (OWNER,)),
+]
+SECTION_9 += SECTION_16
 
 # Principal -> (role, owns M1's data). m2 is a manager too, but of other data.
 PRINCIPALS = {
