@@ -12,8 +12,10 @@ import click
 from eventsourcing.application import AggregateNotFoundError
 
 from ledger_cli.app import build_application
+from ledger_cli.backup import backup_command, restore_command
 from ledger_cli.imports import import_
 from ledger_cli.projections import projections
+from ledger_cli.rulesets import rulesets
 from ledger_cli.tokens import token
 from ledger_cli.verify import chain_key, head_key, verify_command
 from persistence.config import admin_database_url, database_url
@@ -122,3 +124,6 @@ main.add_command(chain_key)
 main.add_command(token)
 main.add_command(import_)
 main.add_command(projections)
+main.add_command(rulesets)
+main.add_command(backup_command)
+main.add_command(restore_command)
