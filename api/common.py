@@ -18,10 +18,11 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
 from api.auth import allow
-from api.errors import problem
+from api.errors import flatten_messages, problem
 from api.idempotency import HEADER, LEDGER, Reply, idempotent
 from api.input_bounds import PoisonedInput, parse_json, unstorable_texts
 from ledger.application import LedgerApplication, Receipt
+from ledger.errors import InvalidInput
 from ledger.rules import YEAR_RANGE, unstorable_text, year_in_range
 
 CENT = Decimal("0.01")
@@ -212,6 +213,28 @@ def schema_of(cls: type[ma.Schema]) -> ma.Schema:
     """One instance per schema class: schemas hold no request state, and building one
     costs about as much as a database round trip."""
     return cls()
+
+
+class BatchItems(ma.fields.List[Any]):
+    """A batch's `items`, loaded one by one with the item schema: an invalid item is kept as
+    its errors (an InvalidInput), so one bad item does not refuse the batch."""
+
+    def __init__(self, item_schema: type[ma.Schema], *, max_items: int, **kwargs: Any) -> None:
+        super().__init__(ma.fields.Nested(item_schema), required=True,
+                         validate=ma.validate.Length(1, max_items), **kwargs)
+        self.item_schema = item_schema
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.make_error("invalid")
+        return [self._item(item) for item in value]
+
+    def _item(self, item: Any) -> dict[str, Any] | InvalidInput:
+        try:
+            loaded: dict[str, Any] = schema_of(self.item_schema).load(item)
+        except ma.ValidationError as refused:
+            return InvalidInput(flatten_messages(refused.messages))
+        return loaded
 
 
 def json_response(body: Any, status: int = 200) -> Response:

@@ -15,6 +15,7 @@ from uuid import UUID
 import marshmallow as ma
 
 from api.common import (
+    BatchItems,
     CommandSchema,
     Day,
     Instant,
@@ -22,13 +23,10 @@ from api.common import (
     Money,
     identifier,
     ledger,
-    schema_of,
     with_receipt,
 )
-from api.errors import flatten_messages
 from ledger.application import ItemOutcome, Made
 from ledger.contribution import Contribution
-from ledger.errors import InvalidInput
 from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("contributions", __name__, description="Contributions (效益) postings")
@@ -47,26 +45,8 @@ class ContributionIn(ma.Schema):
     external_id = identifier(required=True)
 
 
-class ItemsField(ma.fields.List[Any]):
-    """A list whose items are loaded one by one: an invalid item is kept as its errors,
-    so one bad posting does not refuse the batch."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
-        if not isinstance(value, list):
-            raise self.make_error("invalid")
-        return [self._item(item) for item in value]
-
-    def _item(self, item: Any) -> dict[str, Any] | InvalidInput:
-        try:
-            loaded: dict[str, Any] = schema_of(ContributionIn).load(item)
-        except ma.ValidationError as refused:
-            return InvalidInput(flatten_messages(refused.messages))
-        return loaded
-
-
 class BatchIn(ma.Schema):
-    items = ItemsField(ma.fields.Nested(ContributionIn), required=True,
-                       validate=ma.validate.Length(1, MAX_BATCH))
+    items = BatchItems(ContributionIn, max_items=MAX_BATCH)
 
 
 class ContributionOut(CommandSchema):

@@ -18,19 +18,17 @@ import marshmallow as ma
 
 from api.auth import require_own
 from api.common import (
+    BatchItems,
     CommandSchema,
     Day,
     LedgerBlueprint,
     identifier,
     ledger,
-    schema_of,
     with_receipt,
 )
 from api.contributions import BatchOut, batch_reply
-from api.errors import flatten_messages
 from api.scores_and_pay import CutOut, PeriodArgs, read_side
 from ledger.application import ItemOutcome, Made
-from ledger.errors import InvalidInput
 from ledger.indicator import IndicatorReport
 from ledger.quarter import Quarter
 from ledger.store import IdempotencyRecord
@@ -70,25 +68,8 @@ class ReportIn(ma.Schema):
     external_id = identifier(required=True)
 
 
-class ReportItems(ma.fields.List[Any]):
-    """Items loaded one by one: an invalid item is kept as its errors, not refusing all."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
-        if not isinstance(value, list):
-            raise self.make_error("invalid")
-        return [self._item(item) for item in value]
-
-    def _item(self, item: Any) -> dict[str, Any] | InvalidInput:
-        try:
-            loaded: dict[str, Any] = schema_of(ReportIn).load(item)
-        except ma.ValidationError as refused:
-            return InvalidInput(flatten_messages(refused.messages))
-        return loaded
-
-
 class ReportBatchIn(ma.Schema):
-    items = ReportItems(ma.fields.Nested(ReportIn), required=True,
-                        validate=ma.validate.Length(1, MAX_BATCH))
+    items = BatchItems(ReportIn, max_items=MAX_BATCH)
 
 
 class ReportOut(CommandSchema):
