@@ -323,8 +323,19 @@ class LedgerApplication(Application[UUID]):
         idempotency: IdempotencyRecord | None = None,
     ) -> Made[Manager]:
         manager = self.manager(business_id)
-        manager.change_grade(grade=grade, effective_on=effective_on, reason=reason)
+        policy = self.ruleset_for_day(effective_on).portfolio
+        manager.change_grade(grade=grade, effective_on=effective_on, reason=reason,
+                             premium_requires_grade=policy.premium_requires_grade,
+                             premium_customers=self._premium_held(business_id, effective_on))
         return self._made(manager, manager, idempotency=idempotency)
+
+    def _premium_held(self, manager_id: str, day: date) -> tuple[str, ...]:
+        """The premium customers the manager holds on `day`, by the portfolio reader."""
+        if self.portfolios is None:
+            return ()
+        held = self.portfolios(day).holdings_by_manager.get(manager_id, ())
+        return tuple(sorted(customer_id for customer_id, _ in held
+                            if self.customer(customer_id).customer_class == "premium"))
 
     def set_target(
         self, business_id: str, *, period: str, incremental: Decimal, reason: str,

@@ -12,6 +12,7 @@ from ledger.ids import manager_id
 from ledger.rules import (
     ChangesTakeEffectInOrder,
     FieldErrors,
+    GradeKeepsThePremiumCustomersHeld,
     NewGradeDiffersFromCurrent,
     check,
 )
@@ -68,8 +69,15 @@ class Manager(LedgerAggregate):
         """The grade in effect on `day`."""
         return [grade for since, grade in self.grade_history if since <= day][-1]
 
-    def change_grade(self, *, grade: str, effective_on: date, reason: str) -> None:
-        """Changes the grade from `effective_on`; changes take effect in date order."""
+    def change_grade(
+        self, *, grade: str, effective_on: date, reason: str,
+        premium_requires_grade: str | None = None, premium_customers: tuple[str, ...] = (),
+    ) -> None:
+        """Changes the grade from `effective_on`; changes take effect in date order.
+
+        `premium_customers` are the premium customers held on `effective_on`, which the
+        new grade must still be allowed to hold under the rule set in force.
+        """
         errors = FieldErrors()
         errors.one_of("grade", grade, GRADES)
         errors.day("effective_on", effective_on)
@@ -83,6 +91,8 @@ class Manager(LedgerAggregate):
                 latest_effective_on=None if latest == _SINCE_ALWAYS else latest,
                 effective_on=effective_on,
             ),
+            GradeKeepsThePremiumCustomersHeld(
+                self.business_id, grade, premium_requires_grade, premium_customers),
         )
         self._change_grade(grade=grade, effective_on=effective_on, reason=reason)
 

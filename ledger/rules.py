@@ -284,6 +284,27 @@ class NewGradeDiffersFromCurrent(Rule):
 
 
 @dataclass(frozen=True)
+class GradeKeepsThePremiumCustomersHeld(Rule):
+    """A grade may not fall below `premium_requires_grade` while the manager holds premium
+    customers (DESIGN §16): they would be held by a grade the policy refuses them to."""
+
+    manager_id: str
+    new_grade: str
+    required_grade: str | None
+    premium_customers: tuple[str, ...]
+
+    def is_broken(self) -> bool:
+        # Grades are ordered best first ("A", "B", "C"): a later letter is a lower grade.
+        return (self.required_grade is not None and bool(self.premium_customers)
+                and self.new_grade > self.required_grade)
+
+    def explain(self) -> str:
+        return (f"{self.manager_id} holds premium customers {', '.join(self.premium_customers)}, "
+                f"which need grade {self.required_grade}; reassign them before grade "
+                f"{self.new_grade}")
+
+
+@dataclass(frozen=True)
 class NewHolderDiffersFromCurrent(Rule):
     """A customer is reassigned to someone other than the manager who holds it."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from ledger.calculation.indicators import (
@@ -338,6 +338,7 @@ class _PayInputs:
     holdings: tuple[tuple[Interval, CustomerFact], ...]
     postings: tuple[ContributionFact, ...]
     target: TargetFact | None
+    grade_days: tuple[tuple[str, int], ...] = ()
 
 
 def _exact(inputs: _PayInputs, rules: RuleSetDocument, period: Quarter, score: int) -> ExactPay:
@@ -351,6 +352,7 @@ def _exact(inputs: _PayInputs, rules: RuleSetDocument, period: Quarter, score: i
         score,
         period.first_day,
         period.last_day,
+        inputs.grade_days,
     )
 
 
@@ -368,7 +370,31 @@ def _pay_inputs(facts: FactSet, manager_id: str, period: Quarter, as_of: date) -
     )
     target = target_of(facts, manager_id, period)
     grade = grade_on(facts, manager_id, min(as_of, period.last_day))
-    return _PayInputs(grade, held, postings, target)
+    return _PayInputs(grade, held, postings, target,
+                      grade_days(facts, manager_id, period, as_of))
+
+
+def grade_days(
+    facts: FactSet, manager_id: str, period: Quarter, as_of: date
+) -> tuple[tuple[str, int], ...]:
+    """The days of the period at each grade, in order (DESIGN §16: base salary by days).
+
+    Grade changes effective after `as_of` are not known on that business day, so the grade
+    of `as_of` holds for the rest of the period.
+    """
+    cutoff = min(as_of, period.last_day)
+    changes = sorted(
+        (g for g in facts.grades if g.manager_id == manager_id and g.effective_on <= cutoff),
+        key=lambda g: (g.effective_on, g.position))
+    starts: list[tuple[date, str]] = []
+    for change in changes:
+        start = max(change.effective_on, period.first_day)
+        starts = [s for s in starts if s[0] < start] + [(start, change.grade)]
+    if not starts:
+        raise Conflict(f"manager {manager_id} has no grade on {cutoff}")
+    ends = [s for s, _ in starts[1:]] + [period.last_day + timedelta(days=1)]
+    spans = [(grade, (end - start).days) for (start, grade), end in zip(starts, ends, strict=True)]
+    return tuple(span for span in spans if span[1] > 0)
 
 
 def posting_effect(c: ContributionFact, rules: RuleSetDocument) -> Decimal:

@@ -253,15 +253,20 @@ def pay_exact(
     score: int,
     first_day: date,
     last_day: date,
+    grade_days: Sequence[tuple[str, int]] = (),
 ) -> ExactPay:
-    """The unrounded pay path; postings booked outside [first_day, last_day] are left out."""
+    """The unrounded pay path; postings booked outside [first_day, last_day] are left out.
+
+    `grade_days` gives the days of the period at each grade (DESIGN §16); without it the
+    whole period is at `grade`.
+    """
     _require_decimal("incremental", incremental)
     if grade not in rules.pay.base_salary:
         raise ValueError(f"no base salary for grade {grade!r}")
     if not 0 <= score <= rules.score.base:
         raise ValueError(f"score must be between 0 and {rules.score.base}")
     in_period = _in_period(postings_attributed, first_day, last_day)
-    base_salary = rules.pay.base_salary[grade]
+    base_salary = base_salary_by_days(rules, grade_days or ((grade, 1),))
     stock = stock_task(holdings, first_day, last_day)
     achieved = actual(in_period, rules.pay)
     bands = performance_bands(rules.pay, achieved, stock, incremental)
@@ -274,12 +279,32 @@ def pay_exact(
     counted = f"{len(in_period)} postings; {left_out} outside the period left out"
     lines.append(PayLine("actual", achieved, counted))
     lines += _band_lines(rules.pay, bands)
-    detail = f"base salary {grade} {base_salary} + performance pay × {score}/{rules.score.base}"
+    detail = (f"base salary {_grades_detail(rules, grade_days or ((grade, 1),))} "
+              f"+ performance pay × {score}/{rules.score.base}")
     lines.append(PayLine("actual_pay", actual_pay, detail))
     return ExactPay(
         rules.version, base_salary, stock, incremental, target, achieved,
         performance, score, actual_pay, tuple(lines),
     )
+
+
+def base_salary_by_days(rules: RuleSetDocument, grade_days: Sequence[tuple[str, int]]) -> Decimal:
+    """Σ base(grade) × days at that grade ÷ days counted: a grade change mid-period pays
+    each grade for the days it was held, not the whole period at the grade of one day."""
+    days = sum(d for _, d in grade_days)
+    unknown = sorted({g for g, _ in grade_days if g not in rules.pay.base_salary})
+    if unknown or days <= 0:
+        raise ValueError(f"no base salary for grades {unknown} over {days} days")
+    with localcontext(_EXACT):
+        return sum((rules.pay.base_salary[g] * d for g, d in grade_days), ZERO) / days
+
+
+def _grades_detail(rules: RuleSetDocument, grade_days: Sequence[tuple[str, int]]) -> str:
+    if len(grade_days) == 1:
+        grade = grade_days[0][0]
+        return f"{grade} {rules.pay.base_salary[grade]}"
+    days = sum(d for _, d in grade_days)
+    return " + ".join(f"{g} {rules.pay.base_salary[g]} × {d}/{days}" for g, d in grade_days)
 
 
 def round_money(value: Decimal) -> Decimal:
