@@ -1,4 +1,5 @@
-"""Customers: registration and (re)assignment to managers (DESIGN §9)."""
+"""Customers: registration and (re)assignment to managers (DESIGN §9); reading them and
+who held them on a day (§16)."""
 # flask-smorest ships no type hints, so its route decorators are untyped.
 # mypy: disable-error-code="untyped-decorator"
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from api.auth import acting_manager_id, require_own
 from api.common import (
     CommandSchema,
     Day,
@@ -18,9 +20,11 @@ from api.common import (
     text,
     with_receipt,
 )
+from api.scores_and_pay import read_side
 from ledger.application import Made
 from ledger.customer import CUSTOMER_CLASSES, Customer
 from ledger.store import IdempotencyRecord
+from projections.master_data import MAX_PAGE, customer_ids
 
 blp = LedgerBlueprint("customers", __name__, description="Bank customers and who holds them")
 
@@ -55,7 +59,7 @@ class WarningSchema(ma.Schema):
     message = ma.fields.String(required=True)
 
 
-class CustomerOut(CommandSchema):
+class CustomerFields(ma.Schema):
     id = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
     customer_class = ma.fields.String(required=True, data_key="class")
@@ -66,6 +70,35 @@ class CustomerOut(CommandSchema):
     manager_id = ma.fields.String(allow_none=True, required=True,
                                   metadata={"description": "who holds it after the latest change"})
     holders = ma.fields.List(ma.fields.Nested(HoldingSchema), required=True)
+
+
+class CustomerOut(CustomerFields, CommandSchema):
+    pass
+
+
+class CustomerListArgs(ma.Schema):
+    manager_id = identifier(metadata={"description": "held by this manager today"})
+    customer_class = ma.fields.String(data_key="class",
+                                      validate=ma.validate.OneOf(CUSTOMER_CLASSES))
+    after = identifier(metadata={"description": "cursor: the next_after of the page before"})
+    limit = ma.fields.Integer(load_default=MAX_PAGE, validate=ma.validate.Range(1, MAX_PAGE))
+
+
+class CustomerListOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(CustomerFields), required=True)
+    next_after = ma.fields.String(allow_none=True, required=True,
+                                  metadata={"description": "cursor of the next page, if any"})
+
+
+class HolderArgs(ma.Schema):
+    on = Day(required=True)
+
+
+class HolderOut(ma.Schema):
+    customer_id = ma.fields.String(required=True)
+    on = Day(required=True)
+    manager_id = ma.fields.String(allow_none=True, required=True,
+                                  metadata={"description": "null when nobody held it that day"})
 
 
 class AssignmentOut(CustomerOut):
@@ -116,3 +149,47 @@ def assign_customer(
 ) -> Made[Customer]:
     """Assign or reassign a customer to a manager from a date"""
     return ledger().assign_customer(customer_id, **body, idempotency=idempotency)
+
+
+# Who reads master data about customers (DESIGN §16); a manager only the customers it holds.
+READERS = ("supervisor", "approver", "auditor", "integrator", "manager")
+
+
+@blp.route("/customers", methods=["GET"])
+@blp.allow(*READERS)
+@blp.arguments(CustomerListArgs, location="query")
+@blp.response(200, CustomerListOut)
+def list_customers(args: dict[str, Any]) -> dict[str, Any]:
+    """Customers in id order, by class and holder today, a page after the cursor"""
+    own = acting_manager_id()
+    if own is not None:  # a manager lists the customers it holds, and no one else's
+        require_own(args.setdefault("manager_id", own))
+    app = ledger()
+    page = customer_ids(read_side(), today=app.today(), **args)
+    return {"items": [customer_view(app.customer(i)) for i in page.ids],
+            "next_after": page.next_after}
+
+
+@blp.route("/customers/<customer_id>", methods=["GET"])
+@blp.allow(*READERS)
+@blp.response(200, CustomerFields)
+def get_customer(customer_id: str) -> dict[str, Any]:
+    """A customer and its holders over time (a manager: a customer it holds today)"""
+    app = ledger()
+    customer = app.customer(customer_id)
+    if acting_manager_id() is not None:
+        require_own(customer.holder_on(app.today()) or "")
+    return customer_view(customer)
+
+
+@blp.route("/customers/<customer_id>/holder", methods=["GET"])
+@blp.allow(*READERS)
+@blp.arguments(HolderArgs, location="query")
+@blp.response(200, HolderOut)
+def holder(args: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    """Who held the customer on a day (a manager: only a day it held it)"""
+    customer = ledger().customer(customer_id)
+    held_by = customer.holder_on(args["on"])
+    if acting_manager_id() is not None:
+        require_own(held_by or "")
+    return {"customer_id": customer_id, "on": args["on"], "manager_id": held_by}

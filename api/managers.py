@@ -1,4 +1,5 @@
-"""Managers: registration, grade changes and incremental targets (DESIGN §9)."""
+"""Managers: registration, grade changes and incremental targets (DESIGN §9); reading them
+and their units (§16)."""
 # flask-smorest ships no type hints, so its route decorators are untyped.
 # mypy: disable-error-code="untyped-decorator"
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from api.auth import require_own
 from api.common import (
     CommandSchema,
     Day,
@@ -18,9 +20,11 @@ from api.common import (
     text,
     with_receipt,
 )
+from api.scores_and_pay import read_side
 from ledger.application import Made
 from ledger.manager import GRADES, Manager
 from ledger.store import IdempotencyRecord
+from projections.master_data import MAX_PAGE, manager_ids, units
 
 blp = LedgerBlueprint("managers", __name__, description="Customer managers")
 
@@ -48,7 +52,7 @@ class GradeSinceSchema(ma.Schema):
     grade = ma.fields.String(required=True)
 
 
-class ManagerOut(CommandSchema):
+class ManagerFields(ma.Schema):
     id = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
     grade = ma.fields.String(required=True)
@@ -58,6 +62,31 @@ class ManagerOut(CommandSchema):
                             metadata={"description": "grade history; the first holds always"})
     targets = ma.fields.Dict(keys=ma.fields.String(), values=Money(), required=True,
                              metadata={"description": "incremental target per period"})
+
+
+class ManagerOut(ManagerFields, CommandSchema):
+    pass
+
+
+class ManagerListArgs(ma.Schema):
+    unit = ma.fields.String(validate=ma.validate.Length(1, 200))
+    after = identifier(metadata={"description": "cursor: the next_after of the page before"})
+    limit = ma.fields.Integer(load_default=MAX_PAGE, validate=ma.validate.Range(1, MAX_PAGE))
+
+
+class ManagerListOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ManagerFields), required=True)
+    next_after = ma.fields.String(allow_none=True, required=True,
+                                  metadata={"description": "cursor of the next page, if any"})
+
+
+class UnitOut(ma.Schema):
+    unit = ma.fields.String(required=True)
+    managers = ma.fields.Integer(required=True)
+
+
+class UnitListOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(UnitOut), required=True)
 
 
 def manager_reply(made: Made[Manager], *_: Any, **__: Any) -> dict[str, Any]:
@@ -107,3 +136,32 @@ def set_target(
 ) -> Made[Manager]:
     """Set or change a manager's incremental target for a period"""
     return ledger().set_target(manager_id, period=period, **body, idempotency=idempotency)
+
+
+@blp.route("/managers", methods=["GET"])
+@blp.allow("supervisor", "approver", "auditor")
+@blp.arguments(ManagerListArgs, location="query")
+@blp.response(200, ManagerListOut)
+def list_managers(args: dict[str, Any]) -> dict[str, Any]:
+    """Managers in id order, optionally of one unit, a page after the cursor"""
+    app = ledger()
+    page = manager_ids(read_side(), **args)
+    return {"items": [manager_view(app.manager(i)) for i in page.ids],
+            "next_after": page.next_after}
+
+
+@blp.route("/managers/<manager_id>", methods=["GET"])
+@blp.allow("supervisor", "approver", "auditor", "manager")
+@blp.response(200, ManagerFields)
+def get_manager(manager_id: str) -> dict[str, Any]:
+    """A manager: name, grade, unit, status, and their grade history (a manager: itself)"""
+    require_own(manager_id)
+    return manager_view(ledger().manager(manager_id))
+
+
+@blp.route("/units", methods=["GET"])
+@blp.allow("supervisor", "approver", "auditor")
+@blp.response(200, UnitListOut)
+def list_units() -> dict[str, Any]:
+    """Every unit managers are registered in, with how many"""
+    return {"items": units(read_side())}

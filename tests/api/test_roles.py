@@ -69,6 +69,13 @@ SECTION_16: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("post", "/disputes/{open}/information-request", {"question": "which?"},
      ("supervisor", "approver")),
     ("post", "/disputes/{open}/information", {"answer": "that one"}, (OWNER,)),
+    ("get", "/managers", None, ("supervisor", "approver", "auditor")),
+    ("get", "/managers/M1", None, ("supervisor", "approver", "auditor", OWNER)),
+    ("get", "/units", None, ("supervisor", "approver", "auditor")),
+    ("get", "/customers", None, ("supervisor", "approver", "auditor", "integrator", "manager")),
+    ("get", "/customers/C1", None, ("supervisor", "approver", "auditor", "integrator", OWNER)),
+    ("get", "/customers/C1/holder?on=2026-02-01", None,
+     ("supervisor", "approver", "auditor", "integrator", OWNER)),
 ]
 SECTION_9 += SECTION_16
 
