@@ -89,7 +89,16 @@ class ReadSide:
         if reached < position:
             self._facts.catch_up(until=position, timeout=self.catch_up_timeout)
 
-    def _cut(self, as_of: date | None, known_at: datetime | None) -> _Cut:
+    def _cut(
+        self, as_of: date | None, known_at: datetime | None, position: int | None = None
+    ) -> _Cut:
+        if position is not None:
+            # A statement's recomputation: the log exactly as it stood at that position.
+            self._ensure(position)
+            recorded = self._recorded_at([position])
+            if position not in recorded:
+                raise InvalidInput({"position": [f"the log holds no position {position}"]})
+            return _Cut(as_of or self.app.today(), recorded[position], position)
         if known_at is None:
             instant = self.app.clock()
             position = int(self.app.recorder.max_notification_id() or 0)
@@ -121,13 +130,13 @@ class ReadSide:
 
     def score(
         self, manager_id: str, period: str, *, as_of: date | None = None,
-        known_at: datetime | None = None, explain: bool = False,
+        known_at: datetime | None = None, explain: bool = False, position: int | None = None,
     ) -> dict[str, Any]:
         """{score, rating, error_points, adjustment_points, disqualified, ruleset_version,
         as_of, known_at}; with `explain`, each deduction and adjustment with its effect and
         log position, and the rule-set parameters used."""
         quarter = Quarter.parse(period)
-        cut = self._cut(as_of, known_at)
+        cut = self._cut(as_of, known_at, position)
         facts = self._load(manager_id, cut, quarter)
         result = self._score(facts, manager_id, quarter, cut)
         figure = result.figure
@@ -143,13 +152,13 @@ class ReadSide:
 
     def pay(
         self, manager_id: str, period: str, *, as_of: date | None = None,
-        known_at: datetime | None = None, explain: bool = False,
+        known_at: datetime | None = None, explain: bool = False, position: int | None = None,
     ) -> dict[str, Any]:
         """{base_salary, stock_task, incremental_task, target, actual, performance_pay, score,
         actual_pay, ruleset_version, as_of, known_at}, money as Decimal rounded to 0.01; with
         `explain`, the calculation steps, holdings, postings and target, and the parameters."""
         quarter = Quarter.parse(period)
-        cut = self._cut(as_of, known_at)
+        cut = self._cut(as_of, known_at, position)
         facts = self._load_for_pay([manager_id], cut.position, quarter)
         facts.manager(manager_id)  # NotFound for a manager unknown at that cut
         answer = self._pay_answer(facts, manager_id, quarter, cut, explain)
