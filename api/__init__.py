@@ -77,10 +77,12 @@ def _blueprints() -> list[Any]:
         indicators,
         managers,
         periods,
+        reports,
         rulesets,
         scores_and_pay,
+        statements,
     )
 
     modules = (managers, customers, contributions, deductions, disputes, adjustments,
                rulesets, periods, scores_and_pay, audit, indicators)
-    return [module.blp for module in modules]
+    return [module.blp for module in (*modules, reports, statements)]

@@ -63,6 +63,16 @@ SECTION_9: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("get", "/audit/verify", None, ("auditor",)),
 ]
 
+# DESIGN §14's reports and statements (issue 16), as §14 names their roles.
+SECTION_14: list[tuple[str, str, Any, tuple[str, ...]]] = [
+    ("get", "/reports/pay-list?period=2026Q1", None, ("approver", "auditor")),
+    ("get", "/reports/rankings?period=2026Q1", None, ("supervisor", "approver", "auditor")),
+    ("get", "/managers/M1/statement.json?period=2026Q1", None, (OWNER, "approver", "auditor")),
+    ("get", "/managers/M1/statement?period=2026Q1", None, (OWNER, "approver", "auditor")),
+    ("post", "/audit/statements/verify", {}, ("auditor",)),
+]
+SECTION_9 += SECTION_14
+
 # DESIGN §16's routes (issue 15), read cell by cell like §9's (docs/roles.md).
 SECTION_16: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("post", "/disputes/{open}/withdrawal", {"reason": "mine after all"}, (OWNER,)),
