@@ -16,6 +16,7 @@ from ledger_cli.backup import backup_command, restore_command
 from ledger_cli.imports import import_
 from ledger_cli.projections import projections
 from ledger_cli.rulesets import rulesets
+from ledger_cli.statements import statement, statements
 from ledger_cli.tokens import token
 from ledger_cli.verify import chain_key, head_key, verify_command
 from persistence.config import admin_database_url, database_url
@@ -127,3 +128,5 @@ main.add_command(projections)
 main.add_command(rulesets)
 main.add_command(backup_command)
 main.add_command(restore_command)
+main.add_command(statement)
+main.add_command(statements)

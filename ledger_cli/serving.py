@@ -68,6 +68,19 @@ control_socket_disable = True
 shared by every instance of the user (a second server takes it from the first); nothing
 here uses it, and a service should not offer runtime control it does not need."""
 
+
+def on_starting(server: Any) -> None:
+    """Gunicorn's start hook: no service without its statement key (DESIGN §10). On SQLite
+    a missing key is generated here, once, before any worker could race to; with PostgreSQL
+    the master stops with the message naming LEDGER_STATEMENT_KEY."""
+    from persistence.config import application_environment  # noqa: PLC0415
+    from persistence.statement_key import StatementKeyMissing, statement_key  # noqa: PLC0415
+
+    try:
+        statement_key(application_environment())
+    except (StatementKeyMissing, ValueError) as error:
+        raise SystemExit(f"ledger serve: {error}") from error
+
 _TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n"
 _TOO_SLOW = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n"
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
