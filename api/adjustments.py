@@ -24,7 +24,7 @@ from ledger.store import IdempotencyRecord
 blp = LedgerBlueprint("adjustments", __name__, description="Manual score adjustments")
 
 ATTRIBUTES = ("id", "manager_id", "period", "points", "reason", "status", "proposed_by",
-              "decided_by")
+              "decided_by", "first_approved_by")
 
 
 class ProposalIn(ma.Schema):
@@ -55,6 +55,9 @@ class AdjustmentFields(ma.Schema):
         ["proposed", "approved", "rejected", "reversed"]))
     proposed_by = ma.fields.String(required=True)
     decided_by = ma.fields.String(allow_none=True, required=True)
+    first_approved_by = ma.fields.String(allow_none=True, required=True, metadata={
+        "description": "the first of two approvals, above the rule set's "
+                       "adjustments.second_approval_above; the adjustment counts after the second"})
     counts = ma.fields.Boolean(required=True, metadata={"description": "moves the score now"})
 
 

@@ -10,6 +10,7 @@ from ledger.rules import (
     MAX_POINTS,
     ApproverIsNotTheProposer,
     FieldErrors,
+    SecondApproverIsNotTheFirst,
     StepsInOrder,
     check,
 )
@@ -41,6 +42,7 @@ class Adjustment(LedgerAggregate):
         self.proposed_by = proposed_by
         self.status = "proposed"
         self.decided_by: str | None = None
+        self.first_approved_by: str | None = None
 
     @classmethod
     def propose(
@@ -71,10 +73,23 @@ class Adjustment(LedgerAggregate):
         """True when the adjustment moves the score (approved and not reversed)."""
         return self.status == "approved"
 
-    def approve(self, *, reason: str, approved_by: str) -> None:
-        """Approves a proposed adjustment; the proposer may not approve it."""
+    def approve(self, *, reason: str, approved_by: str, approvals_needed: int = 1) -> None:
+        """Approves a proposed adjustment; the proposer may not approve it.
+
+        With `approvals_needed` 2 (above the rule set's limit, DESIGN §16) the first
+        approval is recorded as such and the adjustment counts only after a second one
+        by another approver.
+        """
         self._check_decision("approve", reason, approved_by)
+        if approvals_needed > 1 and self.first_approved_by is None:
+            self._approve_first(reason=reason, approved_by=approved_by)
+            return
+        check(SecondApproverIsNotTheFirst(self.first_approved_by, approved_by))
         self._approve(reason=reason, approved_by=approved_by)
+
+    @event("FirstApprovalGiven")
+    def _approve_first(self, reason: str, approved_by: str) -> None:
+        self.first_approved_by = approved_by
 
     @event("Approved")
     def _approve(self, reason: str, approved_by: str) -> None:

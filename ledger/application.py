@@ -780,7 +780,10 @@ class LedgerApplication(Application[UUID]):
     ) -> Made[Adjustment]:
         adjustment = self.adjustment(adjustment_id)
         if approved:
-            adjustment.approve(reason=reason, approved_by=current_audit().actor)
+            # The limit is the one in force for the adjustment's period (DESIGN §16).
+            limits = self.ruleset_for_day(Quarter.parse(adjustment.period).first_day).adjustments
+            adjustment.approve(reason=reason, approved_by=current_audit().actor,
+                               approvals_needed=limits.approvals_needed(adjustment.points))
         else:
             adjustment.reject(reason=reason, rejected_by=current_audit().actor)
         return self._made(adjustment, adjustment, idempotency=idempotency)

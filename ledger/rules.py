@@ -602,6 +602,23 @@ class ApproverIsNotTheProposer(Rule):
         return NotPermitted(self.explain(), rule=self.name)
 
 
+@dataclass(frozen=True)
+class SecondApproverIsNotTheFirst(Rule):
+    """An adjustment above the rule set's limit needs two different approvers (DESIGN §16)."""
+
+    first_approved_by: str | None
+    approved_by: str
+
+    def is_broken(self) -> bool:
+        return same_person(self.first_approved_by, self.approved_by)
+
+    def explain(self) -> str:
+        return "this adjustment needs a second approval by another approver"
+
+    def refusal(self) -> LedgerError:
+        return NotPermitted(self.explain(), rule=self.name)
+
+
 # --- Periods ---
 
 

@@ -13,6 +13,7 @@ from importlib.resources import files
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from ledger.approval_limits import AdjustmentRules, adjustments_document, parse_adjustments
 from ledger.errors import RuleSetInvalid
 from ledger.scorecard import (
     Scorecard,
@@ -54,6 +55,7 @@ _DECIMAL = re.compile(r"^-?[0-9]{1,12}(\.[0-9]{1,12})?$")
 
 _ROOT_KEYS = ("version", "effective_from", "score", "pay", "deductions", "disputes", "portfolio")
 _SCORECARD_KEYS = ("parameters", "indicators")  # optional sections (DESIGN §11)
+_ADJUSTMENT_KEYS = ("adjustments",)  # optional section (DESIGN §16)
 _SCORE_KEYS = ("base", "points_to_score", "aggravation_factor", "pending_dispute_counts", "ratings")
 _PAY_KEYS = ("r_stock", "r_incr", "r_over", "risk_adjusted", "base_salary")
 _RULE_KEYS = ("category", "title", "points", "aggravatable", "disqualifying")
@@ -149,6 +151,8 @@ class RuleSetDocument:
     portfolio: PortfolioRules
     # Parameters, indicators and the score formula; empty without those sections (2026.1).
     scorecard: Scorecard = field(default_factory=Scorecard, hash=False)
+    # Approval limits by size (DESIGN §16); none without the section.
+    adjustments: AdjustmentRules = field(default_factory=AdjustmentRules)
 
     def parameters_used(self) -> dict[str, int | Decimal | str]:
         """Every numeric parameter (and formula), keyed by its JSON path, for explanations."""
@@ -169,6 +173,8 @@ class RuleSetDocument:
             params["portfolio.span_factor"] = self.portfolio.span_factor
         params.update({f"deductions.{c}.points": r.points for c, r in self.deductions.items()})
         params.update(scorecard_parameters(self.scorecard))
+        if self.adjustments.second_approval_above is not None:
+            params["adjustments.second_approval_above"] = self.adjustments.second_approval_above
         return params
 
 
@@ -490,7 +496,8 @@ def _parse_portfolio(raw: object, path: str, problems: _Problems) -> PortfolioRu
 def parse_ruleset(doc: Mapping[str, Any]) -> RuleSetDocument:
     """Validate a rule-set document; raise RuleSetInvalid listing every problem at once."""
     problems = _Problems()
-    root = _object(doc, "", problems, _ROOT_KEYS, _SCORECARD_KEYS)
+    root = _object(doc, "", problems, _ROOT_KEYS,
+                   _SCORECARD_KEYS + _ADJUSTMENT_KEYS)
     if root is None:
         raise RuleSetInvalid(problems.by_path)
     version = _read(root, "", "version", problems, _matching(_VERSION, "2026.1"))
@@ -501,6 +508,7 @@ def parse_ruleset(doc: Mapping[str, Any]) -> RuleSetDocument:
     disputes = _read(root, "", "disputes", problems, _parse_disputes)
     portfolio = _read(root, "", "portfolio", problems, _parse_portfolio)
     scorecard = _parse_scorecard(root, problems)
+    adjustments = parse_adjustments(root.get("adjustments"), problems.add)
     if problems.by_path:
         raise RuleSetInvalid(problems.by_path)
     # Every part parsed without a recorded problem, so none of these is None here.
@@ -509,7 +517,7 @@ def parse_ruleset(doc: Mapping[str, Any]) -> RuleSetDocument:
     if rules is None or disputes is None or portfolio is None or scorecard is None:
         raise RuleSetInvalid({"$": ["internal: incomplete parse"]})
     return RuleSetDocument(version, effective_from, score, pay, rules, disputes, portfolio,
-                           scorecard)
+                           scorecard, adjustments=adjustments)
 
 
 def _parse_scorecard(root: Mapping[str, Any], problems: _Problems) -> Scorecard | None:
@@ -558,6 +566,9 @@ def to_document(rs: RuleSetDocument) -> dict[str, Any]:
         document["indicators"] = indicators_document(card)
     if card.score_formula_text is not None:
         document["score"]["formula"] = card.score_formula_text
+    limits = adjustments_document(rs.adjustments)
+    if limits is not None:
+        document["adjustments"] = limits
     return document
 
 
