@@ -48,7 +48,16 @@ def report_cut(read_side: ReadSide, as_of: date | None, known_at: datetime | Non
     if position == 0:  # a cut needs an event to stand at
         raise Conflict("the log is empty: there is nothing to report")
     read_side.catch_up(read_side.catch_up_timeout)  # read your writes: the manager list too
-    return ReportCut(as_of, position, known_at or read_side.app.clock())
+    return ReportCut(as_of, position, known_at or _recorded_at(read_side, position))
+
+
+def _recorded_at(read_side: ReadSide, position: int) -> datetime:
+    """The recording time of the event at `position`: echoed as known_at, it asks for
+    the same cut again (the ledger's clock may be another than the store's)."""
+    with reading(read_side.engine) as conn:
+        found: datetime = conn.execute(
+            select(t.events.c.recorded_at).where(t.events.c.position == position)).scalar_one()
+    return found
 
 
 def managers_of(

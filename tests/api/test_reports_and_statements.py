@@ -169,3 +169,22 @@ def test_a_manager_gets_only_their_own_statement(bank: Harness) -> None:
     response = bank.client.get("/api/v1/managers/M1/statement.json",
                                query_string={"period": PERIOD}, headers=bank.headers("m2"))
     assert response.status_code == 403
+
+
+def test_a_closed_period_lists_its_frozen_pay_and_known_at_cuts_the_log(bank: Harness) -> None:
+    bank.ok(bank.post(f"/periods/{PERIOD}/close", {"reason": "quarter end"}, "approver"))
+    before = bank.ok(bank.get("/reports/pay-list", "auditor", period=PERIOD))
+    dispute = bank.ok(bank.post(f"/deductions/{bank.ids['S3']}/disputes",  # type: ignore[attr-defined]
+                                {"reason": "not mine"}, "m1"), 201)
+    bank.ok(bank.post(f"/disputes/{dispute['id']}/decision",
+                      {"outcome": "upheld", "reason": "agreed"}, "reviewer"))
+    after = bank.ok(bank.get("/reports/pay-list", "auditor", period=PERIOD))
+    assert after["frozen"] is True
+    rows = {r["manager_id"]: r for r in after["items"]}
+    assert (rows["M1"]["actual_pay"], rows["M1"]["score"]) == ("32365.00", 740)
+    assert after["totals"] == before["totals"]
+    ranked = bank.ok(bank.get("/reports/rankings", "supervisor", period=PERIOD))
+    assert [i["value"] for i in ranked["items"]] == ["1000", "740"]
+    then = bank.ok(bank.get("/reports/pay-list", "auditor", period=PERIOD,
+                            known_at=before["known_at"]))
+    assert then["position"] == before["position"] < after["position"]
