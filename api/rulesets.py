@@ -14,6 +14,8 @@ from ledger.errors import InvalidInput
 from ledger.rulebook import RuleBook
 from ledger.store import IdempotencyRecord
 from persistence.tokens import ROLES
+from projections.materialised import MAX_DIFF_KEYS
+from projections.rule_diff import diff_against_live, key_answer
 
 blp = LedgerBlueprint("rulesets", __name__, description="Versioned rule sets")
 
@@ -41,6 +43,48 @@ class RulesetDetailOut(RulesetFields):
 
 class RulesetListOut(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(RulesetFields), required=True)
+
+
+class DiffArgs(ma.Schema):
+    against = ma.fields.String(required=True, validate=ma.validate.OneOf(["live"]),
+                               metadata={"description": "live: the rule set in force per period"})
+    limit = ma.fields.Integer(load_default=MAX_DIFF_KEYS,
+                              validate=ma.validate.Range(1, MAX_DIFF_KEYS))
+
+
+class DiffCauseOut(ma.Schema):
+    parameter = ma.fields.String(required=True)
+    before = ma.fields.Raw(allow_none=True, required=True)
+    after = ma.fields.Raw(allow_none=True, required=True)
+
+
+class FigureDiffOut(ma.Schema):
+    figure = ma.fields.String(required=True)
+    before = ma.fields.Raw(allow_none=True, required=True)
+    after = ma.fields.Raw(allow_none=True, required=True)
+    delta = ma.fields.Raw(allow_none=True, required=True)
+    causes = ma.fields.List(ma.fields.Nested(DiffCauseOut), required=True, metadata={
+        "description": "only the parameters whose revert moves this figure"})
+
+
+class KeyDiffOut(ma.Schema):
+    manager_id = ma.fields.String(required=True)
+    period = ma.fields.String(required=True)
+    ruleset_before = ma.fields.String(allow_none=True, required=True)
+    ruleset_after = ma.fields.String(allow_none=True, required=True)
+    figures = ma.fields.List(ma.fields.Nested(FigureDiffOut), required=True)
+    events = ma.fields.List(ma.fields.Dict(keys=ma.fields.String()), required=True, metadata={
+        "description": "only the events whose effect differs under the two rule sets"})
+    more_events = ma.fields.Integer(required=True)
+
+
+class DiffOut(ma.Schema):
+    version = ma.fields.String(required=True)
+    against = ma.fields.String(required=True)
+    position = ma.fields.Integer(required=True, metadata={"description": "the log position "
+                                                          "both sides were computed at"})
+    items = ma.fields.List(ma.fields.Nested(KeyDiffOut), required=True, metadata={
+        "description": "managers none of whose figures moved are left out"})
 
 
 def ruleset_view(book: RuleBook, version: str, *, content: bool = True) -> dict[str, Any]:
@@ -103,3 +147,19 @@ def get_ruleset(version: str) -> dict[str, Any]:
 def publish(version: str, idempotency: IdempotencyRecord | None) -> Made[RuleBook]:
     """Publish a drafted version; from then on it is immutable"""
     return ledger().publish_ruleset(version, idempotency=idempotency)
+
+
+@blp.route("/rulesets/<version>/diff", methods=["GET"])
+@blp.allow("operator", "auditor")
+@blp.arguments(DiffArgs, location="query")
+@blp.response(200, DiffOut)
+def diff(args: dict[str, Any], version: str) -> dict[str, Any]:
+    """Per manager and figure: live, under this version, delta, and only the causes that
+    moved it (the same code as `ledger rulesets diff`)"""
+    from api.scores_and_pay import read_side  # noqa: PLC0415 - scores_and_pay is heavier
+
+    side = read_side()
+    position = side.catch_up(side.catch_up_timeout)
+    keys = diff_against_live(side.engine, version, position, args["limit"])
+    return {"version": version, "against": args["against"], "position": position,
+            "items": [key_answer(k) for k in keys]}

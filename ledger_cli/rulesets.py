@@ -39,6 +39,32 @@ def publish(version: str, actor: str | None) -> None:
     click.echo(f"published {version} at position {made.receipt.events[-1].position}")
 
 
+@rulesets.command()
+@click.argument("version")
+@click.option("--against", type=click.Choice(["live"]), default="live", show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=1000, show_default=True)
+def diff(version: str, against: str, limit: int) -> None:
+    """Per manager and figure: live, under VERSION, delta, and only what moved it; the same
+    code as GET /rulesets/{version}/diff?against=live."""
+    from ledger.errors import LedgerError  # noqa: PLC0415 - keep --help fast
+    from ledger_cli.projections import _diff_lines  # noqa: PLC0415
+    from projections.database import engine_for  # noqa: PLC0415
+    from projections.rule_diff import diff_against_live  # noqa: PLC0415
+    from projections.runner import FactsProjection  # noqa: PLC0415
+
+    app = build_application()
+    position = FactsProjection(app).catch_up()
+    try:
+        keys = diff_against_live(engine_for(app), version, position, limit)
+    except LedgerError as e:
+        raise click.ClickException(e.detail) from e
+    if not keys:
+        click.echo(f"no figure moves from {against} to {version}")
+    for key in keys:
+        for line in _diff_lines(key):
+            click.echo(line)
+
+
 def _document(file: Path) -> dict[str, Any]:
     try:
         loaded = json.loads(file.read_text(encoding="utf-8"))

@@ -13,7 +13,7 @@ Materialised figures do not depend on today's date, so they never go stale by th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -45,6 +45,7 @@ from projections.database import (
     writing,
 )
 from projections.factset import FactSet, load, parsed_ruleset
+from projections.rule_diff import exact_causes, moved_events
 
 LIVE = "live"
 MANAGERS_PER_PAGE = 100
@@ -331,6 +332,8 @@ class KeyDiff:
     parameters: tuple[tuple[str, Any, Any], ...] = ()
     events: tuple[dict[str, Any], ...] = field(default=())
     more_events: int = 0
+    # Figure -> the parameter paths whose revert moves it (DESIGN §16: exact causes).
+    causes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _delta(before: Any, after: Any) -> Any:
@@ -364,14 +367,23 @@ def diff(engine: Engine, a: str, b: str, limit: int = MAX_DIFF_KEYS) -> list[Key
         before, after = _view_rows(conn, a), _view_rows(conn, b)
         if not before and not after:
             raise Conflict(f"views {a} and {b} hold no figures (were they built?)")
-        found = []
-        for key in sorted(before.keys() | after.keys()):
-            changes = _changes(before.get(key), after.get(key))
-            if changes:
-                found.append(_explained(conn, key, before.get(key), after.get(key), changes))
-            if len(found) >= limit:
-                break
-        return found
+        return compare(conn, before, after, limit)
+
+
+def compare(
+    conn: Connection, before: Mapping[tuple[str, str], Any],
+    after: Mapping[tuple[str, str], Any], limit: int = MAX_DIFF_KEYS,
+) -> list[KeyDiff]:
+    """The explained differences between two sets of figure rows keyed (manager, period);
+    a key none of whose figures moved is left out."""
+    found = []
+    for key in sorted(before.keys() | after.keys()):
+        changes = _changes(before.get(key), after.get(key))
+        if changes:
+            found.append(_explained(conn, key, before.get(key), after.get(key), changes))
+        if len(found) >= limit:
+            break
+    return found
 
 
 def _document(conn: Connection, version: str | None) -> RuleSetDocument | None:
@@ -400,9 +412,14 @@ def _explained(
     old_rules = _document(conn, old.ruleset_version if old is not None else None)
     new_rules = _document(conn, new.ruleset_version if new is not None else None)
     positions = [r.position for r in (old, new) if r is not None]
-    facts = load(conn, [manager_id], max(positions), Quarter.parse(period_text))
-    events = _behind(facts, manager_id, Quarter.parse(period_text), old_rules, new_rules,
-                     since=min(positions))
+    period = Quarter.parse(period_text)
+    facts = load(conn, [manager_id], max(positions), period)
+    events = moved_events(_behind(facts, manager_id, period, old_rules, new_rules,
+                                  since=min(positions)))
+    moved = tuple(c.figure for c in changes)
+    causes = exact_causes(facts, manager_id, period, new_rules,
+                          parameter_changes(old_rules, new_rules), new, moved)
+    by_figure = {f: tuple(p for p, figs in causes.items() if f in figs) for f in moved}
     return KeyDiff(
         manager_id, period_text,
         old.ruleset_version if old is not None else None,
@@ -410,9 +427,10 @@ def _explained(
         old.position if old is not None else None,
         new.position if new is not None else None,
         changes,
-        parameter_changes(old_rules, new_rules),
+        tuple(p for p in parameter_changes(old_rules, new_rules) if p[0] in causes),
         tuple(events[:MAX_EVENTS_PER_KEY]),
         max(0, len(events) - MAX_EVENTS_PER_KEY),
+        by_figure,
     )
 
 
