@@ -45,7 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
     # Imported here so `import api` stays cheap and builds nothing.
-    from api import auth, common, errors, ops, scores_and_pay
+    from api import assessment, auth, common, errors, ops, scores_and_pay
     from persistence.tokens import TokenStore
 
     app.json = common.LedgerJSONProvider(app)
@@ -58,6 +58,7 @@ def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
     errors.register_error_handlers(app)
     scores_and_pay.register_lag_handler(app)
     scores_and_pay.register_portfolio_reader(app)
+    assessment.register_unit_reader(app)
     api = errors.LedgerApi(app)
     api.spec.components.security_scheme("bearerAuth", auth.BEARER_SCHEME)
     common.register_fields(api)
@@ -69,6 +70,7 @@ def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
 def _blueprints() -> list[Any]:
     from api import (
         adjustments,
+        assessment,
         audit,
         contributions,
         customers,
@@ -80,9 +82,10 @@ def _blueprints() -> list[Any]:
         reports,
         rulesets,
         scores_and_pay,
+        standings,
         statements,
     )
 
     modules = (managers, customers, contributions, deductions, disputes, adjustments,
-               rulesets, periods, scores_and_pay, audit, indicators)
+               rulesets, periods, scores_and_pay, audit, indicators, assessment, standings)
     return [module.blp for module in (*modules, reports, statements)]

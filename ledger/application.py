@@ -18,6 +18,7 @@ from eventsourcing.persistence import IntegrityError, Transcoder
 
 from ledger import ids
 from ledger.adjustment import Adjustment
+from ledger.assessment import AssessmentPlan, assessment_plan_id
 from ledger.audit import current_audit
 from ledger.base import DateAsISO
 from ledger.calculation.portfolio_policy import PolicyWarning, check_assignment
@@ -820,6 +821,59 @@ class LedgerApplication(Application[UUID]):
             closing = Period.open(quarter)
         closing.close(reason=reason, today=self.today(), freeze=lambda: freeze(quarter))
         return self._made(closing, closing, idempotency=idempotency)
+
+    # --- qualitative assessment (DESIGN §12) ---------------------------------------
+
+    # The managers of a unit on a day; the composition root supplies it from the read models.
+    unit_managers: Callable[[str, date], list[str]] | None = None
+
+    def assessment_plan(self, plan_id: str) -> AssessmentPlan:
+        return self._get(AssessmentPlan, assessment_plan_id(plan_id), f"assessment plan {plan_id}")
+
+    def create_assessment_plan(
+        self, *, plan_id: str, period: str, unit: str, items: Sequence[str],
+        assessors: Sequence[Mapping[str, Any]], closes_on: date,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[AssessmentPlan]:
+        """A plan over every manager of the unit on the period's first day (or today, if
+        later), with the items of the rule set in force for the period."""
+        quarter = Quarter.parse(period)
+        rules = self.ruleset_for_day(quarter.first_day)
+        day = max(quarter.first_day, min(self.today(), quarter.last_day))
+        managers = self.unit_managers(unit, day) if self.unit_managers else []
+        plan = AssessmentPlan.create(
+            plan_id=plan_id, period=str(quarter), unit=unit, items=items, assessors=assessors,
+            closes_on=closes_on, managers=managers, catalog=rules.qualitative_items,
+            ruleset_version=rules.version)
+        return self._made_new(plan, f"assessment plan {plan_id} exists", idempotency)
+
+    def save_sheet(
+        self, plan_id: str, manager_id: str, *, scores: Mapping[str, Any],
+        comment: str | None = None, assessor_manager_id: str | None = None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[AssessmentPlan]:
+        plan = self.assessment_plan(plan_id)
+        plan.save_sheet(manager_id=manager_id, assessor=current_audit().actor,
+                        assessor_manager_id=assessor_manager_id, scores=scores, comment=comment,
+                        today=self.today())
+        return self._made(plan, plan, idempotency=idempotency)
+
+    def submit_sheet(
+        self, plan_id: str, manager_id: str, *, assessor_manager_id: str | None = None,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[AssessmentPlan]:
+        plan = self.assessment_plan(plan_id)
+        plan.submit_sheet(manager_id=manager_id, assessor=current_audit().actor,
+                          assessor_manager_id=assessor_manager_id, today=self.today())
+        return self._made(plan, plan, idempotency=idempotency)
+
+    def reopen_sheet(
+        self, plan_id: str, manager_id: str, *, assessor: str, reason: str,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[AssessmentPlan]:
+        plan = self.assessment_plan(plan_id)
+        plan.reopen_sheet(manager_id=manager_id, assessor=assessor, reason=reason)
+        return self._made(plan, plan, idempotency=idempotency)
 
     # --- the chain key ------------------------------------------------------------
 

@@ -767,3 +767,101 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+# --- Qualitative assessment (DESIGN §12) ---
+
+
+@dataclass(frozen=True)
+class OnlyThePlansAssessorsScore(Rule):
+    """A sheet is scored by the assessor it was handed to, and by nobody else."""
+
+    subject: str
+    assessors: frozenset[str]
+
+    def is_broken(self) -> bool:
+        return not any(same_person(self.subject, a) for a in self.assessors)
+
+    def explain(self) -> str:
+        return f"{self.subject} is not an assessor of this plan"
+
+    def refusal(self) -> LedgerError:
+        return NotPermitted(self.explain(), rule=self.name)
+
+
+@dataclass(frozen=True)
+class NoOneScoresTheirOwnSheet(Rule):
+    """An assessor never scores the sheet that assesses them."""
+
+    manager_id: str
+    assessor: str
+    assessor_manager_id: str | None
+
+    def is_broken(self) -> bool:
+        return self.assessor_manager_id == self.manager_id \
+            or same_person(self.assessor, self.manager_id)
+
+    def explain(self) -> str:
+        return f"{self.assessor} may not score their own sheet ({self.manager_id})"
+
+    def refusal(self) -> LedgerError:
+        return NotPermitted(self.explain(), rule=self.name)
+
+
+@dataclass(frozen=True)
+class SheetsCloseAfterTheirLastDay(Rule):
+    """Nothing is saved on a sheet after the plan's `closes_on` (the bank's day)."""
+
+    closes_on: date
+    today: date
+
+    def is_broken(self) -> bool:
+        return is_past(self.closes_on, self.today)
+
+    def explain(self) -> str:
+        return f"the plan closed on {self.closes_on}; nothing more is saved"
+
+
+@dataclass(frozen=True)
+class ASubmittedSheetIsFinal(Rule):
+    """A submitted sheet changes only after an approver reopens it."""
+
+    status: str
+
+    def is_broken(self) -> bool:
+        return self.status == "submitted"
+
+    def explain(self) -> str:
+        return "the sheet is submitted; an approver may reopen it with a reason"
+
+    def refusal(self) -> LedgerError:
+        return RuleViolation(self.name, self.explain(), current_state=self.status)
+
+
+@dataclass(frozen=True)
+class EveryItemIsScoredBeforeSubmission(Rule):
+    """A sheet is submitted whole: every item of the plan has a score."""
+
+    pending: tuple[str, ...]
+
+    def is_broken(self) -> bool:
+        return bool(self.pending)
+
+    def explain(self) -> str:
+        return f"items not scored yet: {', '.join(self.pending)}"
+
+
+@dataclass(frozen=True)
+class OnlySubmittedSheetsAreReopened(Rule):
+    """Reopening takes back a submission; a sheet still being scored has none."""
+
+    status: str
+
+    def is_broken(self) -> bool:
+        return self.status != "submitted"
+
+    def explain(self) -> str:
+        return f"the sheet is {self.status}, not submitted"
+
+    def refusal(self) -> LedgerError:
+        return RuleViolation(self.name, self.explain(), current_state=self.status)

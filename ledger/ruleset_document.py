@@ -15,6 +15,13 @@ from typing import Any, TypeVar
 
 from ledger.approval_limits import AdjustmentRules, adjustments_document, parse_adjustments
 from ledger.errors import RuleSetInvalid
+from ledger.qualitative import (
+    Consequences,
+    QualitativeItem,
+    items_document,
+    parse_consequences,
+    parse_items,
+)
 from ledger.scorecard import (
     Scorecard,
     indicators_document,
@@ -56,6 +63,7 @@ _DECIMAL = re.compile(r"^-?[0-9]{1,12}(\.[0-9]{1,12})?$")
 _ROOT_KEYS = ("version", "effective_from", "score", "pay", "deductions", "disputes", "portfolio")
 _SCORECARD_KEYS = ("parameters", "indicators")  # optional sections (DESIGN §11)
 _ADJUSTMENT_KEYS = ("adjustments",)  # optional section (DESIGN §16)
+_ASSESSMENT_KEYS = ("qualitative_items", "consequences")  # optional sections (DESIGN §12–13)
 _SCORE_KEYS = ("base", "points_to_score", "aggravation_factor", "pending_dispute_counts", "ratings")
 _PAY_KEYS = ("r_stock", "r_incr", "r_over", "risk_adjusted", "base_salary")
 _RULE_KEYS = ("category", "title", "points", "aggravatable", "disqualifying")
@@ -151,6 +159,10 @@ class RuleSetDocument:
     portfolio: PortfolioRules
     # Parameters, indicators and the score formula; empty without those sections (2026.1).
     scorecard: Scorecard = field(default_factory=Scorecard, hash=False)
+    # What assessors score, and what consecutive ratings bring (DESIGN §12–13).
+    qualitative_items: Mapping[str, QualitativeItem] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False)
+    consequences: Consequences = field(default_factory=Consequences)
     # Approval limits by size (DESIGN §16); none without the section.
     adjustments: AdjustmentRules = field(default_factory=AdjustmentRules)
 
@@ -497,7 +509,7 @@ def parse_ruleset(doc: Mapping[str, Any]) -> RuleSetDocument:
     """Validate a rule-set document; raise RuleSetInvalid listing every problem at once."""
     problems = _Problems()
     root = _object(doc, "", problems, _ROOT_KEYS,
-                   _SCORECARD_KEYS + _ADJUSTMENT_KEYS)
+                   _SCORECARD_KEYS + _ASSESSMENT_KEYS + _ADJUSTMENT_KEYS)
     if root is None:
         raise RuleSetInvalid(problems.by_path)
     version = _read(root, "", "version", problems, _matching(_VERSION, "2026.1"))
@@ -509,6 +521,7 @@ def parse_ruleset(doc: Mapping[str, Any]) -> RuleSetDocument:
     portfolio = _read(root, "", "portfolio", problems, _parse_portfolio)
     scorecard = _parse_scorecard(root, problems)
     adjustments = parse_adjustments(root.get("adjustments"), problems.add)
+    items, consequences = _parse_assessment(root, problems)
     if problems.by_path:
         raise RuleSetInvalid(problems.by_path)
     # Every part parsed without a recorded problem, so none of these is None here.
@@ -517,7 +530,19 @@ def parse_ruleset(doc: Mapping[str, Any]) -> RuleSetDocument:
     if rules is None or disputes is None or portfolio is None or scorecard is None:
         raise RuleSetInvalid({"$": ["internal: incomplete parse"]})
     return RuleSetDocument(version, effective_from, score, pay, rules, disputes, portfolio,
-                           scorecard, adjustments=adjustments)
+                           scorecard, items, consequences, adjustments=adjustments)
+
+
+def _parse_assessment(
+    root: Mapping[str, Any], problems: _Problems
+) -> tuple[Mapping[str, QualitativeItem], Consequences]:
+    found: dict[str, list[str]] = {}
+    items = parse_items(root.get("qualitative_items"), found)
+    consequences = parse_consequences(root.get("consequences"), found)
+    for path, messages in found.items():
+        for message in messages:
+            problems.add(path, message)
+    return MappingProxyType(items), consequences
 
 
 def _parse_scorecard(root: Mapping[str, Any], problems: _Problems) -> Scorecard | None:
@@ -566,6 +591,11 @@ def to_document(rs: RuleSetDocument) -> dict[str, Any]:
         document["indicators"] = indicators_document(card)
     if card.score_formula_text is not None:
         document["score"]["formula"] = card.score_formula_text
+    # §12–13's sections likewise; the default consequences need not be written.
+    if rs.qualitative_items:
+        document["qualitative_items"] = items_document(rs.qualitative_items)
+    if rs.consequences != Consequences():
+        document["consequences"] = {"excellent_streak": rs.consequences.excellent_streak}
     limits = adjustments_document(rs.adjustments)
     if limits is not None:
         document["adjustments"] = limits

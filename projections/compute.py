@@ -35,6 +35,7 @@ from ledger.calculation.score import CountedDeduction, ScoreFigure, score_for
 from ledger.errors import Conflict
 from ledger.quarter import Quarter
 from ledger.ruleset_document import RuleSetDocument
+from projections.assessment_results import qualitative_values
 from projections.factset import (
     AdjustmentChange,
     AdjustmentFact,
@@ -193,10 +194,11 @@ def indicator_values(
         "incremental_task": basis.incremental_task, "target": basis.target,
         "customers_held": Decimal(len(portfolio_of(facts, manager_id, day))),
     }
-    # No qualitative results exist before §12 (issue 14) records them: every qual_<dimension>
-    # is then 0, as §11 says of a dimension no submitted sheet counts for.
+    # qual_<dimension> from the sheets submitted by the cut (§12); a dimension no submitted
+    # sheet counts for is absent here, so it is 0, as §11 says.
     inputs = Inputs(figures, grade_on(facts, manager_id, day),
-                    reports_counted(facts, manager_id, period, as_of), qualitative={})
+                    reports_counted(facts, manager_id, period, as_of),
+                    qualitative=qualitative_values(facts, manager_id, period))
     return evaluate_scorecard(rules.scorecard, inputs)
 
 
@@ -477,6 +479,11 @@ def moments(facts: FactSet, manager_id: str, period: Quarter, as_of: date) -> li
     # Shown only when they moved the score: under a rule set without a formula they never do.
     found += [Moment(r.position, INDICATOR_REPORTED, r.measured_on)
               for r in _reports_of(facts, manager_id, period, as_of)]
+    # Submissions and reopenings of the manager's sheets (§12), shown when they moved it.
+    plans = {p.plan_id for p in facts.assessment_plans if p.period == str(period)}
+    found += [Moment(s.position, f"AssessmentPlan.Sheet{s.step.capitalize()}", None)
+              for s in facts.sheet_steps
+              if s.manager_id == manager_id and s.plan_id in plans and s.step != "saved"]
     return sorted(found, key=lambda m: (m.position, m.type))
 
 

@@ -19,6 +19,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.utils import get_topic
 
 from ledger.adjustment import Adjustment
+from ledger.assessment import AssessmentPlan
 from ledger.contribution import Contribution
 from ledger.customer import Customer
 from ledger.deduction import Deduction
@@ -257,6 +258,39 @@ def indicator_reported(e: IndicatorReport.Reported, position: int, names: Names)
     ))]
 
 
+# --- qualitative assessment (DESIGN §12) ---------------------------------------------
+
+
+def assessment_plan_created(e: AssessmentPlan.Created, position: int, names: Names) -> list[Fact]:
+    return [Fact("rm_assessment_plans", dict(
+        plan_id=e.plan_id, period=e.period, unit=e.unit,
+        items=json.dumps(e.items, sort_keys=True), assessors=json.dumps(e.assessors),
+        managers=json.dumps(e.managers), closes_on=e.closes_on, position=position,
+    ))]
+
+
+def _sheet_step(e: Any, position: int, step: str, scores: dict[str, str] | None,
+                submitted_on: date | None) -> list[Fact]:
+    return [Fact("rm_assessment_sheets", dict(
+        plan_id=e.plan_id, manager_id=e.manager_id, assessor=e.assessor,
+        position=position, step=step,
+        scores=None if scores is None else json.dumps(scores, sort_keys=True),
+        submitted_on=submitted_on,
+    ))]
+
+
+def sheet_saved(e: Any, position: int, names: Names) -> list[Fact]:
+    return _sheet_step(e, position, "saved", e.scores, None)
+
+
+def sheet_submitted(e: Any, position: int, names: Names) -> list[Fact]:
+    return _sheet_step(e, position, "submitted", e.scores, e.submitted_on)
+
+
+def sheet_reopened(e: Any, position: int, names: Names) -> list[Fact]:
+    return _sheet_step(e, position, "reopened", None, None)
+
+
 # --- periods ------------------------------------------------------------------------
 
 
@@ -315,6 +349,10 @@ FACT_FUNCTIONS: dict[type[Any], FactFunction] = {
     event_of(RuleBook, "Published"): ruleset_published,
     event_of(Period, "Closed"): period_closed,
     IndicatorReport.Reported: indicator_reported,
+    AssessmentPlan.Created: assessment_plan_created,
+    event_of(AssessmentPlan, "SheetSaved"): sheet_saved,
+    event_of(AssessmentPlan, "SheetSubmitted"): sheet_submitted,
+    event_of(AssessmentPlan, "SheetReopened"): sheet_reopened,
 }
 
 TOPICS: frozenset[str] = frozenset(get_topic(cls) for cls in FACT_FUNCTIONS)

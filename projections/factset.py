@@ -150,6 +150,33 @@ class IndicatorReportFact:
 
 
 @dataclass(frozen=True)
+class AssessmentPlanFact:
+    """A plan (DESIGN §12): items, assessors and managers as the event's JSON text."""
+
+    plan_id: str
+    period: str
+    unit: str
+    items: str
+    assessors: str
+    managers: str
+    closes_on: date
+    position: int
+
+
+@dataclass(frozen=True)
+class SheetStep:
+    """A save, submission or reopening of one assessor's sheet for one manager."""
+
+    plan_id: str
+    manager_id: str
+    assessor: str
+    position: int
+    step: str
+    scores: str | None
+    submitted_on: date | None
+
+
+@dataclass(frozen=True)
 class RuleSetFact:
     version: str
     effective_from: date
@@ -265,6 +292,8 @@ class FactSet:
     rulesets: RuleSets = field(default_factory=RuleSets)
     closings: tuple[ClosingFact, ...] = ()
     indicator_reports: tuple[IndicatorReportFact, ...] = ()
+    assessment_plans: tuple[AssessmentPlanFact, ...] = ()
+    sheet_steps: tuple[SheetStep, ...] = ()
     # Derived indexes, computed once per FactSet (a narrowed copy starts with an empty one).
     memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
@@ -302,7 +331,7 @@ class FactSet:
 _FACT_FIELDS = (
     "managers", "grades", "targets", "customers", "holdings", "contributions", "deductions",
     "deduction_changes", "disputes", "dispute_steps", "adjustments", "adjustment_changes",
-    "closings", "indicator_reports",
+    "closings", "indicator_reports", "assessment_plans", "sheet_steps",
 )
 
 
@@ -409,6 +438,10 @@ def load(
         indicator_reports=of(
             t.indicator_reports, IndicatorReportFact, t.indicator_reports.c.manager_id.in_(ids),
         ),
+        # Every plan (a few per unit and quarter); the sheets of these managers only.
+        assessment_plans=of(t.assessment_plans, AssessmentPlanFact),
+        sheet_steps=of(t.assessment_sheets, SheetStep,
+                       t.assessment_sheets.c.manager_id.in_(ids)),
     )
 
 

@@ -12,6 +12,7 @@ Answers are plain dicts: Decimal for money, int for points, date and datetime ob
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,9 +23,10 @@ from uuid import UUID
 from sqlalchemy import func, select
 
 from ledger.application import LedgerApplication
-from ledger.errors import Conflict, InvalidInput, ProjectionLagging
+from ledger.errors import Conflict, InvalidInput, NotFound, ProjectionLagging
 from ledger.quarter import Quarter
 from projections import tables as t
+from projections.assessment_answers import assessment_answer, plan_answer, tasks_answer
 from projections.closing import (
     Correction,
     carried_in,
@@ -49,6 +51,7 @@ from projections.database import engine_for, reading, tracked
 from projections.factset import ClosingFact, FactSet, load, load_closings
 from projections.indicator_answers import formula_explanation, indicators_answer
 from projections.runner import FACTS, FactsProjection
+from projections.standing import FLAGS, annual, standing
 
 __all__ = ["ReadSide", "ProjectionLagging"]
 
@@ -58,6 +61,9 @@ MAX_DISPUTES = 1_000
 MAX_MANAGERS_TO_FREEZE = 10_000
 """A bank with more managers closes its periods in another way (TB: bound everything)."""
 MANAGERS_PER_LOAD = 100
+MAX_UNIT_MANAGERS = 2_000
+"""The most managers one plan or one standings list covers (TB: bound everything)."""
+MAX_PLANS = 1_000
 
 
 @dataclass(frozen=True)
@@ -336,6 +342,106 @@ class ReadSide:
             if (status is None or item["status"] == status)
             and (overdue is None or item["overdue"] == overdue)
         ][:limit]
+
+    # --- qualitative assessment, the year and standings (DESIGN §12–13) --------------
+
+    def unit_managers(self, unit: str) -> list[str]:
+        """The managers of a unit as the read models know them now (a plan's sheets)."""
+        self._cut(None, None)
+        with reading(self.engine) as conn:
+            return list(conn.execute(
+                select(t.managers.c.manager_id).where(t.managers.c.unit == unit)
+                .order_by(t.managers.c.manager_id).limit(MAX_UNIT_MANAGERS)).scalars())
+
+    def assessment(
+        self, manager_id: str, period: str, *, as_of: date | None = None,
+        known_at: datetime | None = None, who_gave_what: bool = False,
+    ) -> dict[str, Any]:
+        """Item and dimension results of the manager's plans in the period (DESIGN §12)."""
+        quarter = Quarter.parse(period)
+        cut = self._cut(as_of, known_at)
+        facts = self._load(manager_id, cut)
+        return dict(assessment_answer(facts, manager_id, quarter, who_gave_what),
+                    as_of=cut.as_of, known_at=cut.known_at)
+
+    def assessment_plan(self, plan_id: str) -> dict[str, Any]:
+        cut = self._cut(None, None)
+        facts = self._plan_facts(cut.position, plan_id)
+        answer = plan_answer(facts, plan_id)
+        if answer is None:
+            raise NotFound(f"no assessment plan {plan_id}")
+        return answer
+
+    def assessment_tasks(self, subject: str) -> list[dict[str, Any]]:
+        """The caller's open sheets in plans not yet closed (the bank's today)."""
+        cut = self._cut(None, None)
+        return tasks_answer(self._plan_facts(cut.position, None), subject, self.app.today())
+
+    def _plan_facts(self, position: int, plan_id: str | None) -> FactSet:
+        with reading(self.engine) as conn:
+            statement = select(t.assessment_plans.c.managers).where(
+                t.assessment_plans.c.position <= position)
+            if plan_id is not None:
+                statement = statement.where(t.assessment_plans.c.plan_id == plan_id)
+            managers = sorted({m for text in conn.execute(statement.limit(MAX_PLANS)).scalars()
+                               for m in json.loads(text)})
+            return load(conn, managers, position, postings=False)
+
+    def annual(
+        self, manager_id: str, year: int, *, as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The year's quarters, annual score and rating, and total pay (DESIGN §13)."""
+        cut = self._cut(as_of, known_at)
+        facts = self._load(manager_id, cut, postings=True)
+        return dict(annual(facts, manager_id, year, cut.as_of), as_of=cut.as_of,
+                    known_at=cut.known_at)
+
+    def standing(
+        self, manager_id: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """The flags consecutive ratings bring on as_of, with their quarters and cause."""
+        cut = self._cut(as_of, known_at)
+        facts = self._load(manager_id, cut, postings=True)
+        flags = standing(facts, manager_id, cut.as_of)
+        self._with_causes(flags)
+        return dict(manager_id=manager_id, flags=flags, as_of=cut.as_of, known_at=cut.known_at)
+
+    def standings(
+        self, *, flag: str | None = None, unit: str | None = None, as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Every manager's flags (of the unit, holding `flag`), by manager id."""
+        if flag is not None and flag not in FLAGS:
+            raise InvalidInput({"flag": [f"must be one of {', '.join(FLAGS)}"]})
+        cut = self._cut(as_of, known_at)
+        items = []
+        for manager_id in self._managers_of(unit, cut.position):
+            facts = self._load(manager_id, cut, postings=True)
+            flags = [f for f in standing(facts, manager_id, cut.as_of)
+                     if flag is None or f["flag"] == flag]
+            if flags:
+                self._with_causes(flags)
+                items.append(dict(manager_id=manager_id, unit=facts.manager(manager_id).unit,
+                                  flags=flags))
+        return dict(items=items, flag=flag, unit=unit, as_of=cut.as_of, known_at=cut.known_at)
+
+    def _managers_of(self, unit: str | None, position: int) -> list[str]:
+        statement = select(t.managers.c.manager_id).where(t.managers.c.position <= position)
+        if unit is not None:
+            statement = statement.where(t.managers.c.unit == unit)
+        with reading(self.engine) as conn:
+            return list(conn.execute(
+                statement.order_by(t.managers.c.manager_id).limit(MAX_UNIT_MANAGERS)).scalars())
+
+    def _with_causes(self, flags: list[dict[str, Any]]) -> None:
+        """Adds each cause's recording time (the log knows it, the facts do not)."""
+        logged = self._logged([f["cause"]["position"] for f in flags if f["cause"]])
+        for f in flags:
+            if f["cause"]:
+                kind, recorded_at = logged[f["cause"]["position"]]
+                f["cause"] = dict(f["cause"], type=f["cause"]["type"] or kind,
+                                  recorded_at=recorded_at)
 
 
 def _pay_figures(

@@ -184,6 +184,31 @@ indicator_reports = Table(
     _position(),
 )
 
+assessment_plans = Table(
+    "rm_assessment_plans", metadata,
+    # One row per plan (DESIGN §12); items, assessors and managers as JSON text.
+    Column("plan_id", StoredText, primary_key=True),
+    Column("period", StoredText, nullable=False),
+    Column("unit", StoredText, nullable=False),
+    Column("items", StoredText, nullable=False),
+    Column("assessors", StoredText, nullable=False),
+    Column("managers", StoredText, nullable=False),
+    Column("closes_on", Date, nullable=False),
+    _position(),
+)
+
+assessment_sheets = Table(
+    "rm_assessment_sheets", metadata,
+    # One row per save, submission or reopening; the latest step known at a cut counts.
+    Column("plan_id", StoredText, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("manager_id", StoredText, nullable=False),
+    Column("assessor", StoredText, nullable=False),
+    Column("step", StoredText, nullable=False),
+    Column("scores", StoredText),
+    Column("submitted_on", Date),
+)
+
 views = Table(
     "rm_views", metadata,
     Column("view_name", StoredText, primary_key=True),
@@ -230,6 +255,7 @@ FACT_TABLES: tuple[Table, ...] = (
     managers, grades, targets, customers, holdings, contributions, deductions,
     deduction_changes, disputes, dispute_steps, adjustments, adjustment_changes,
     rulesets, ruleset_publications, period_closings, indicator_reports,
+    assessment_plans, assessment_sheets,
 )
 """Every table the facts projection writes; a facts rebuild empties exactly these."""
 

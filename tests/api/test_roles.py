@@ -90,6 +90,24 @@ SECTION_16: list[tuple[str, str, Any, tuple[str, ...]]] = [
 ]
 SECTION_9 += SECTION_16
 
+# DESIGN §12–13's routes (issue 14). An assessor may hold any role that scores people
+# (supervisor, approver, a peer manager); auditors read, they do not score.
+SHEET = "/assessment-plans/P1/sheets/M1"
+SECTIONS_12_13: list[tuple[str, str, Any, tuple[str, ...]]] = [
+    ("post", "/assessment-plans", {}, ("supervisor",)),
+    ("get", "/assessment-plans/P1", None, ("supervisor", "auditor")),
+    ("get", "/assessment-tasks", None, ("supervisor", "approver", "manager")),
+    ("put", SHEET, {"scores": {"Q1": 5}}, ("supervisor", "approver", "manager")),
+    ("post", f"{SHEET}/submit", None, ("supervisor", "approver", "manager")),
+    ("post", f"{SHEET}/reopen", {"assessor": "sup-li", "reason": "typo"}, ("approver",)),
+    ("get", "/managers/M1/assessment?period=2026Q1", None, ("auditor", "supervisor", OWNER)),
+    ("get", "/managers/M1/annual?year=2026", None,
+     ("auditor", "supervisor", "approver", OWNER)),
+    ("get", "/managers/M1/standing", None, ("auditor", "supervisor", "approver", OWNER)),
+    ("get", "/standings", None, ("supervisor", "approver", "auditor")),
+]
+SECTION_9 += SECTIONS_12_13
+
 # Principal -> (role, owns M1's data). m2 is a manager too, but of other data.
 PRINCIPALS = {
     "integrator": "integrator", "m1": "manager", "m2": "manager", "reviewer": "supervisor",
