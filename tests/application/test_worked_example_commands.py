@@ -231,6 +231,7 @@ class TestPostgreSQL(SQLiteScenario):
 
 def test_history_gives_each_event_its_position_and_recording_time() -> None:
     app = LedgerApplication(env=environment_for(fresh_sqlite_url()))
+    app.ensure_rulebook()  # a grade change is checked against the rule set in force
     with acting_as(SUPERVISOR):
         first = app.register_manager(business_id="M1", name="One", grade="B", unit="U").receipt
         second = app.change_grade(
