@@ -302,6 +302,8 @@ def touched_managers(conn: Connection, start: int, end: int) -> list[str]:
             t.contributions, t.contributions.c.customer_id == ever_held.c.customer_id
         ).where(new(t.contributions)),
         select(t.indicator_reports.c.manager_id).where(new(t.indicator_reports)),
+        # A submitted or reopened sheet moves the qual_ names of its manager's formula.
+        select(t.assessment_sheets.c.manager_id).where(new(t.assessment_sheets)),
     ]
     found = conn.execute(union(*queries)).scalars()
     return sorted(set(found))
