@@ -33,7 +33,7 @@ from ledger.manager import Manager
 from ledger.period import Period
 from ledger.quarter import Quarter
 from ledger.rulebook import RuleBook
-from ledger.rules import PostingsAreIdentifiedByTheirSourceKeys, check, deadline
+from ledger.rules import PostingsAreIdentifiedByTheirSourceKeys, Rule, check, deadline
 from ledger.ruleset_document import RuleSetDocument, default_document, parse_ruleset
 from ledger.store import (
     APPEND,
@@ -46,6 +46,7 @@ from ledger.store import (
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
+B = TypeVar("B", bound=Aggregate)
 
 # A posting's facts; two postings with the same source keys and these values are one.
 POSTING_FIELDS = (
@@ -412,13 +413,32 @@ class LedgerApplication(Application[UUID]):
         self, items: Sequence[Mapping[str, Any] | InvalidInput], *,
         idempotency: IdempotencyRecord | None = None,
     ) -> Made[list[ItemOutcome]]:
-        """Posts a batch: every new, valid posting in one append; the rest are reported.
+        """Posts a batch: every new, valid posting in one append; the rest are reported."""
+        return self._post_batch(items, self._try_posting, self.stored_posting, _same_posting,
+                                idempotency)
+
+    def _try_posting(self, item: Mapping[str, Any]) -> Contribution | InvalidInput:
+        try:
+            self._known_customer(item["customer_id"])
+            return Contribution.post(**item)
+        except InvalidInput as refused:
+            return refused
+
+    def _post_batch(
+        self, items: Sequence[Mapping[str, Any] | InvalidInput],
+        build: Callable[[Mapping[str, Any]], B | InvalidInput],
+        stored_of: Callable[[UUID], B | None],
+        same: Callable[[B, Mapping[str, Any]], Rule],
+        idempotency: IdempotencyRecord | None,
+    ) -> Made[list[ItemOutcome]]:
+        """A batch of facts identified by their source keys (postings, indicator reports):
+        every new, valid one in one append; the rest reported item by item.
 
         One append (not one per item) so that the batch's events and its idempotency
         record commit together, and the append lock is taken once per batch.
         """
         for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
-            outcomes, fresh = self._classify(items)
+            outcomes, fresh = self._classify(items, build, stored_of, same)
             if not fresh:
                 return Made(outcomes)
             record = idempotency and replace(idempotency, note=_note(outcomes=outcomes))
@@ -431,39 +451,32 @@ class LedgerApplication(Application[UUID]):
         raise AssertionError("unreachable")
 
     def _classify(
-        self, items: Sequence[Mapping[str, Any] | InvalidInput]
-    ) -> tuple[list[ItemOutcome], list[Contribution]]:
-        built = [self._build(item) for item in items]
-        postings = [b for b in built if isinstance(b, Contribution)]
+        self, items: Sequence[Mapping[str, Any] | InvalidInput],
+        build: Callable[[Mapping[str, Any]], B | InvalidInput],
+        stored_of: Callable[[UUID], B | None],
+        same: Callable[[B, Mapping[str, Any]], Rule],
+    ) -> tuple[list[ItemOutcome], list[B]]:
+        built = [item if isinstance(item, InvalidInput) else build(item) for item in items]
         # One query finds the keys already posted; only those are loaded and compared.
-        stored_ids = self.store.existing_originators([p.id for p in postings])
+        stored_ids = self.store.existing_originators(
+            [b.id for b in built if not isinstance(b, InvalidInput)])
         outcomes: list[ItemOutcome] = []
-        fresh: dict[UUID, Contribution] = {}
-        for index, (item, posting) in enumerate(zip(items, built, strict=True)):
-            if isinstance(posting, InvalidInput) or isinstance(item, InvalidInput):
-                errors = posting.errors if isinstance(posting, InvalidInput) else {}
+        fresh: dict[UUID, B] = {}
+        for index, (item, fact) in enumerate(zip(items, built, strict=True)):
+            if isinstance(fact, InvalidInput) or isinstance(item, InvalidInput):
+                errors = fact.errors if isinstance(fact, InvalidInput) else {}
                 outcomes.append(ItemOutcome(index, "invalid", errors=errors))
                 continue
-            stored = fresh.get(posting.id)
-            if stored is None and posting.id in stored_ids:
-                stored = self.stored_posting(posting.id)
+            stored = fresh.get(fact.id)
+            if stored is None and fact.id in stored_ids:
+                stored = stored_of(fact.id)
             if stored is None:
-                fresh[posting.id] = posting
-                outcomes.append(ItemOutcome(index, "created", posting.id))
+                fresh[fact.id] = fact
+                outcomes.append(ItemOutcome(index, "created", fact.id))
             else:
-                same = not _same_posting(stored, item).is_broken()
-                outcomes.append(ItemOutcome(index, "duplicate" if same else "conflict",
-                                            posting.id))
+                verdict = "conflict" if same(stored, item).is_broken() else "duplicate"
+                outcomes.append(ItemOutcome(index, verdict, fact.id))
         return outcomes, list(fresh.values())
-
-    def _build(self, item: Mapping[str, Any] | InvalidInput) -> Contribution | InvalidInput:
-        if isinstance(item, InvalidInput):
-            return item
-        try:
-            self._known_customer(item["customer_id"])
-            return Contribution.post(**item)
-        except InvalidInput as refused:
-            return refused
 
     def _known_customer(self, customer_id: str) -> None:
         if customer_id in self._known_customers:
@@ -496,17 +509,11 @@ class LedgerApplication(Application[UUID]):
         idempotency: IdempotencyRecord | None = None,
     ) -> Made[list[ItemOutcome]]:
         """Reports a batch in one append, item by item like a batch of postings."""
-        for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
-            outcomes, fresh = self._classify_reports(items)
-            if not fresh:
-                return Made(outcomes)
-            record = idempotency and replace(idempotency, note=_note(outcomes=outcomes))
-            try:
-                return self._made(outcomes, *fresh, idempotency=record)
-            except IntegrityError:
-                if attempt == MAX_BATCH_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")
+        return self._post_batch(items, self._try_report, self._stored_report, _same_report,
+                                idempotency)
+
+    def _stored_report(self, report_id: UUID) -> IndicatorReport:
+        return self._get(IndicatorReport, report_id, "report")
 
     def _built_report(self, fields: Mapping[str, Any]) -> IndicatorReport:
         try:
@@ -517,29 +524,6 @@ class LedgerApplication(Application[UUID]):
         rules = self.ruleset_for_day(quarter.first_day)
         return IndicatorReport.report(**fields, scorecard=rules.scorecard,
                                       ruleset_version=rules.version)
-
-    def _classify_reports(
-        self, items: Sequence[Mapping[str, Any] | InvalidInput]
-    ) -> tuple[list[ItemOutcome], list[IndicatorReport]]:
-        built = [item if isinstance(item, InvalidInput) else self._try_report(item)
-                 for item in items]
-        stored_ids = self.store.existing_originators(
-            [b.id for b in built if isinstance(b, IndicatorReport)])
-        outcomes: list[ItemOutcome] = []
-        fresh: dict[UUID, IndicatorReport] = {}
-        for index, (item, report) in enumerate(zip(items, built, strict=True)):
-            if isinstance(report, InvalidInput) or isinstance(item, InvalidInput):
-                errors = report.errors if isinstance(report, InvalidInput) else {}
-                outcomes.append(ItemOutcome(index, "invalid", errors=errors))
-            elif report.id not in fresh and report.id not in stored_ids:
-                fresh[report.id] = report
-                outcomes.append(ItemOutcome(index, "created", report.id))
-            else:
-                stored = fresh.get(report.id) or self._get(IndicatorReport, report.id, "report")
-                same = not _same_report(stored, item).is_broken()
-                outcomes.append(ItemOutcome(index, "duplicate" if same else "conflict",
-                                            report.id))
-        return outcomes, list(fresh.values())
 
     def _try_report(self, item: Mapping[str, Any]) -> IndicatorReport | InvalidInput:
         try:
