@@ -32,7 +32,7 @@ from ledger.indicator import IndicatorReport
 from ledger.manager import Manager
 from ledger.period import Period
 from ledger.quarter import Quarter
-from ledger.rulebook import RuleBook
+from ledger.rulebook import KeptRuleBook, RuleBook
 from ledger.rules import PostingsAreIdentifiedByTheirSourceKeys, Rule, check, deadline
 from ledger.ruleset_document import RuleSetDocument, default_document, parse_ruleset
 from ledger.store import (
@@ -157,6 +157,8 @@ class LedgerApplication(Application[UUID]):
         # Customers are never removed, so once seen a customer id stays valid.
         self._known_customers: set[str] = set()
         self._rulesets: dict[str, RuleSetDocument] = {}
+        # What rule set is in force is asked by most commands: the book is kept (KeptRuleBook).
+        self._kept_book = KeptRuleBook(self.rulebook, self._rulebook_has_events_after)
 
     @staticmethod
     def store_of(recorder: object) -> LedgerStore:
@@ -249,6 +251,9 @@ class LedgerApplication(Application[UUID]):
     def rulebook(self) -> RuleBook:
         return self._get(RuleBook, ids.rulebook_id(), "rule book")
 
+    def _rulebook_has_events_after(self, version: int) -> bool:
+        return bool(self.recorder.select_events(ids.rulebook_id(), gt=version, limit=1))
+
     def ensure_rulebook(self) -> Receipt:
         """A fresh ledger publishes the shipped default rule set as its first events."""
         try:
@@ -275,7 +280,7 @@ class LedgerApplication(Application[UUID]):
         read from the rule book once per process, not on every command and answer."""
         found = self._rulesets.get(version)
         if found is None:
-            found = _parsed(version, _freeze(self.rulebook().content_of(version)))
+            found = _parsed(version, _freeze(self._kept_book.current().content_of(version)))
             if len(self._rulesets) < MAX_CACHED_RULESETS:
                 self._rulesets[version] = found
         return found
@@ -283,7 +288,7 @@ class LedgerApplication(Application[UUID]):
     def ruleset_for_day(self, day: date) -> RuleSetDocument:
         """The rule set in force for the period (quarter) containing `day`."""
         first_day = Quarter.of(day).first_day
-        version = self.rulebook().in_force_for(first_day)
+        version = self._kept_book.current().in_force_for(first_day)
         if version is None:
             raise Conflict(f"no published rule set is in force for {first_day}")
         return self.ruleset(version)

@@ -14,7 +14,9 @@ subject or expiry of an existing token can be changed through the service's conn
 from __future__ import annotations
 
 import hashlib
+import itertools
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +55,11 @@ DEMO_LIFETIME = timedelta(hours=12)
 """Demo tokens are for trying the API out today, not for keeping (within a day)."""
 USE_STAMP_INTERVAL = timedelta(minutes=1)
 """`last_used_at` is written at most this often per token, not on every request."""
+KEPT_TOKEN_SECONDS = 1.0
+"""How long a process trusts a live token it has looked up, without asking again: a
+revocation by another process (the CLI, another worker) refuses the token everywhere
+within this time; one in this process, at its next request. Never past its expiry."""
+MAX_KEPT_TOKENS = 10_000
 
 # One token per role for `ledger demo`; the subjects match the actors in ledger.demo.
 DEMO_PRINCIPALS: tuple[tuple[str, str, str | None], ...] = (
@@ -113,11 +120,31 @@ TOKEN_ID_LENGTH = 12
 """How much of the hash `ledger token list` shows: enough to tell tokens apart."""
 
 
+_revocations = itertools.count(1)
+_revoked_in_process = 0
+"""Bumped by every revocation through any store of this process: what it kept, it asks again."""
+
+
+def _note_revocation() -> None:
+    global _revoked_in_process
+    _revoked_in_process = next(_revocations)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    principal: Principal
+    until: float  # time.monotonic()
+    expires_at: datetime
+    revocations: int
+
+
 class TokenStore:
     """The `api_tokens` table."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # A looked-up token costs a round trip and a transaction; each request brings one.
+        self._kept: dict[str, _Kept] = {}
         # PostgreSQL writes go through migration 0008's functions; SQLite has no roles.
         self.through_functions = engine.dialect.name == "postgresql"
 
@@ -158,18 +185,33 @@ class TokenStore:
             return None
         hashed = digest(token)
         now = datetime.now(UTC)
+        kept = self._kept.get(hashed)
+        if (kept is not None and kept.until > time.monotonic() and kept.expires_at > now
+                and kept.revocations == _revoked_in_process):
+            return kept.principal
+        revocations = _revoked_in_process  # read before the row: a later revocation is seen
         columns = api_tokens.c
         with reading(self.engine) as conn:
             row = conn.execute(
-                select(columns.role, columns.subject, columns.manager_id, columns.last_used_at)
+                select(columns.role, columns.subject, columns.manager_id, columns.last_used_at,
+                       columns.expires_at)
                 .where(columns.token_hash == hashed, columns.revoked_at.is_(None),
                        columns.expires_at > now)
             ).first()
         if row is None:
+            self._kept.pop(hashed, None)
             return None
         if row[3] is None or row[3] < now - USE_STAMP_INTERVAL:
             self._stamp_use(hashed, now)
-        return Principal(subject=row[1], role=row[0], manager_id=row[2])
+        principal = Principal(subject=row[1], role=row[0], manager_id=row[2])
+        self._keep(hashed, _Kept(principal, time.monotonic() + KEPT_TOKEN_SECONDS, row[4],
+                                 revocations))
+        return principal
+
+    def _keep(self, hashed: str, kept: _Kept) -> None:
+        if len(self._kept) >= MAX_KEPT_TOKENS:
+            self._kept.clear()  # bounded: the next requests ask the table again
+        self._kept[hashed] = kept
 
     def _stamp_use(self, hashed: str, now: datetime) -> None:
         with writing(self.engine) as conn:
@@ -197,24 +239,28 @@ class TokenStore:
     def revoke(self, token: str) -> bool:
         """Revokes one token; False when it was unknown or already revoked."""
         if self.through_functions:
-            return self._call(func.ledger_revoke_token(digest(token))) > 0
+            return self._call(func.ledger_revoke_token(digest(token)), revoking=True) > 0
         return self._revoke(api_tokens.c.token_hash == digest(token)) > 0
 
     def revoke_subject(self, subject: str) -> int:
         """Revokes every live token of a subject; returns how many."""
         if self.through_functions:
-            return self._call(func.ledger_revoke_subject_tokens(subject))
+            return self._call(func.ledger_revoke_subject_tokens(subject), revoking=True)
         return self._revoke(api_tokens.c.subject == subject)
 
-    def _call(self, function: Any) -> int:
+    def _call(self, function: Any, *, revoking: bool = False) -> int:
         with writing(self.engine) as conn:
-            return int(conn.execute(select(function)).scalar() or 0)
+            found = int(conn.execute(select(function)).scalar() or 0)
+        if revoking:
+            _note_revocation()  # after the commit: a lookup kept before it is asked again
+        return found
 
     def _revoke(self, which: ColumnElement[bool]) -> int:
         with writing(self.engine) as conn:
             result = conn.execute(
                 update(api_tokens).where(which, api_tokens.c.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC)))
+        _note_revocation()  # after the commit: a lookup kept before it is asked again
         return int(result.rowcount)
 
     def create_demo_tokens(self) -> dict[str, str]:

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from ledger.application import LedgerApplication
 from ledger_cli.main import main
 from ledger_cli.tokens import token
+from persistence import tokens
 from persistence.engines import reading, writing
 from persistence.tokens import (
     DEFAULT_LIFETIME,
@@ -31,6 +32,9 @@ from persistence.url import environment_for
 def store(monkeypatch: pytest.MonkeyPatch) -> TokenStore:
     url = fresh_sqlite_url()
     monkeypatch.setenv("LEDGER_DATABASE_URL", url)
+    # These tests change the table behind the store's back: nothing kept, every lookup
+    # reads it (keeping is tested in test_kept_tokens.py).
+    monkeypatch.setattr(tokens, "KEPT_TOKEN_SECONDS", 0.0)
     return TokenStore.of(LedgerApplication(env=environment_for(url)))
 
 
