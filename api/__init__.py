@@ -45,14 +45,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
     # Imported here so `import api` stays cheap and builds nothing.
-    from api import assessment, auth, common, errors, ops, scores_and_pay
+    from api import assessment, auth, common, errors, headers, ops, reference, scores_and_pay
     from persistence.tokens import TokenStore
 
     app.json = common.LedgerJSONProvider(app)
     app.extensions[auth.TOKENS] = TokenStore.of(ledger)
-    metrics = ops.Metrics()
-    ledger.on_recorded = metrics.count_events
+    metrics = ops.Metrics(ledger)
+    ledger.on_recorded = metrics.recorded
     ops.register_operations(app, env, metrics)  # request ids first: every answer carries one
+    headers.register_http_conventions(app)  # after ops: its log line sees the final status
+    app.register_blueprint(reference.blp)
     auth.register_authentication(app)
     app.before_request(common.refuse_unstorable_parameters)  # after the token: 401 first
     errors.register_error_handlers(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -33,7 +34,14 @@ from ledger.manager import Manager
 from ledger.period import Period
 from ledger.quarter import Quarter
 from ledger.rulebook import KeptRuleBook, RuleBook
-from ledger.rules import PostingsAreIdentifiedByTheirSourceKeys, Rule, check, deadline
+from ledger.rules import (
+    CustomersGoOnlyToQualifiedManagers,
+    PostingsAreIdentifiedByTheirSourceKeys,
+    ReinstaterIsNotTheRecorder,
+    Rule,
+    check,
+    deadline,
+)
 from ledger.ruleset_document import RuleSetDocument, default_document, parse_ruleset
 from ledger.store import (
     APPEND,
@@ -152,8 +160,8 @@ class LedgerApplication(Application[UUID]):
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         # Without a reader only the rules that need no other portfolio (premium) apply.
         self.portfolios: PortfolioReader | None = None
-        # Told of every append (the API counts events for its metrics).
-        self.on_recorded: Callable[[Receipt], None] | None = None
+        # Told of every append and the seconds it took (the API's metrics).
+        self.on_recorded: Callable[[Receipt, float], None] | None = None
         # Customers are never removed, so once seen a customer id stays valid.
         self._known_customers: set[str] = set()
         self._rulesets: dict[str, RuleSetDocument] = {}
@@ -180,10 +188,12 @@ class LedgerApplication(Application[UUID]):
         """Save aggregates in one append; the idempotency record commits in the same
         transaction, so the events and the request's key are stored together or not at all."""
         append = Append(idempotency)
+        started = time.perf_counter()
         self.save(*aggregates, **{APPEND: append})
+        seconds = time.perf_counter() - started
         receipt = Receipt.of(append.assigned)
         if self.on_recorded is not None:
-            self.on_recorded(receipt)
+            self.on_recorded(receipt, seconds)
         return receipt
 
     def _made(
@@ -367,6 +377,8 @@ class LedgerApplication(Application[UUID]):
         a refusal raises, warnings come back on the receipt."""
         customer = self.customer(business_id)
         manager = self.manager(manager_id)
+        check(CustomersGoOnlyToQualifiedManagers(
+            manager_id, effective_on, manager.disqualified_on(effective_on)))
         warnings = tuple(self._portfolio_policy(customer, manager, effective_on))
         customer.assign(manager_id=manager_id, effective_on=effective_on, reason=reason)
         return self._made(customer, customer, idempotency=idempotency, warnings=warnings)
@@ -561,7 +573,7 @@ class LedgerApplication(Application[UUID]):
         An integrator's deduction carries its source keys, which fix its id: the same
         keys again are a duplicate when the values match, and refused when they do not.
         """
-        self.manager(manager_id)
+        manager = self.manager(manager_id)
         if customer_id is not None:
             self.customer(customer_id)
         rules = self.ruleset_for_day(effective_on)
@@ -586,11 +598,20 @@ class LedgerApplication(Application[UUID]):
             source_system=source_system,
             external_id=external_id,
         )
+        # A disqualifying deduction begins a lasting state of its manager (DESIGN §16),
+        # saved with it in one append.
+        changed: tuple[Aggregate, ...] = (deduction,)
+        if disqualify or rule.always_disqualifies:
+            manager.disqualify(deduction_id=deduction.id, rule_code=rule_code,
+                               effective_on=effective_on)
+            changed = (deduction, manager)
         try:
-            return self._made(deduction, deduction, idempotency=idempotency)
+            return self._made(deduction, *changed, idempotency=idempotency)
         except IntegrityError:
             if source_system is None or external_id is None:
                 raise DuplicateFact("this deduction was already recorded") from None
+            if self.stored_deduction(deduction.id) is None:
+                raise  # not a duplicate: the manager changed concurrently; retry
         stored = self.deduction(deduction.id)
         check(PostingsAreIdentifiedByTheirSourceKeys(
             f"deduction {source_system}/{external_id}",
@@ -602,6 +623,26 @@ class LedgerApplication(Application[UUID]):
 
     def deduction(self, deduction_id: UUID) -> Deduction:
         return self._get(Deduction, deduction_id, f"deduction {deduction_id}")
+
+    def stored_deduction(self, deduction_id: UUID) -> Deduction | None:
+        try:
+            return self.deduction(deduction_id)
+        except NotFound:
+            return None
+
+    def reinstate_manager(
+        self, business_id: str, *, effective_on: date, reason: str,
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Made[Manager]:
+        """Ends the manager's disqualifications in force on `effective_on` (DESIGN §16);
+        never by whoever recorded a deduction that disqualified them."""
+        manager = self.manager(business_id)
+        actor = current_audit().actor
+        for disqualification in manager.in_force_on(effective_on):
+            recorded_by = self.deduction(disqualification.deduction_id).recorded_by
+            check(ReinstaterIsNotTheRecorder(recorded_by=recorded_by, reinstated_by=actor))
+        manager.reinstate(effective_on=effective_on, reason=reason)
+        return self._made(manager, manager, idempotency=idempotency)
 
     # --- disputes and appeals -----------------------------------------------------
 
@@ -743,6 +784,11 @@ class LedgerApplication(Application[UUID]):
             today=self.today(),
         )
         _apply_outcome(deduction, dispute.id, outcome, points, reason)
+        # A voided deduction's disqualification never began (DESIGN §16).
+        manager = self.manager(deduction.manager_id)
+        if deduction.status == "voided" and manager.disqualified_by(deduction.id):
+            manager.void_disqualification(deduction_id=deduction.id, dispute_id=dispute.id)
+            return self._made(dispute, dispute, deduction, manager, idempotency=idempotency)
         return self._made(dispute, dispute, deduction, idempotency=idempotency)
 
     # --- adjustments and periods --------------------------------------------------

@@ -318,6 +318,60 @@ class NewHolderDiffersFromCurrent(Rule):
         return f"the customer is already held by {self.new_holder}"
 
 
+@dataclass(frozen=True)
+class ReinstatementEndsADisqualification(Rule):
+    """A reinstatement ends a disqualification in force on its effective date (DESIGN §16)."""
+
+    manager_id: str
+    effective_on: date
+    disqualified: bool
+
+    def is_broken(self) -> bool:
+        return not self.disqualified
+
+    def explain(self) -> str:
+        return f"manager {self.manager_id} is not disqualified on {self.effective_on}"
+
+    def refusal(self) -> LedgerError:
+        return RuleViolation(self.name, self.explain(), current_state="active")
+
+
+@dataclass(frozen=True)
+class ReinstaterIsNotTheRecorder(Rule):
+    """Whoever recorded a disqualifying deduction never reinstates the manager from it."""
+
+    recorded_by: str
+    reinstated_by: str
+
+    def is_broken(self) -> bool:
+        return same_person(self.reinstated_by, self.recorded_by)
+
+    def explain(self) -> str:
+        return "the person who recorded the disqualifying deduction may not reinstate"
+
+    def refusal(self) -> LedgerError:
+        return NotPermitted(self.explain(), rule=self.name)
+
+
+@dataclass(frozen=True)
+class CustomersGoOnlyToQualifiedManagers(Rule):
+    """No customer is assigned to a manager disqualified on the assignment's effective date."""
+
+    manager_id: str
+    effective_on: date
+    disqualified: bool
+
+    def is_broken(self) -> bool:
+        return self.disqualified
+
+    def explain(self) -> str:
+        return (f"manager_id {self.manager_id} is disqualified on {self.effective_on}: "
+                "no customer may be assigned to them until reinstated")
+
+    def refusal(self) -> LedgerError:
+        return RuleViolation(self.name, self.explain(), current_state="disqualified")
+
+
 # The portfolio policy (premium grade, group split, span of control) lives with its
 # data in ledger.calculation.portfolio_policy.
 

@@ -98,8 +98,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     os.execvp(
         sys.executable,
         [sys.executable, "-m", "gunicorn", "--config", "python:ledger_cli.serving",
-         "--bind", f"{host}:{port}", "--workers", str(count), "--access-logfile", "-",
-         "api:create_app()"],
+         "--bind", f"{host}:{port}", "--workers", str(count), "api:create_app()"],
     )
 
 

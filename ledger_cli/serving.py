@@ -22,16 +22,22 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import re
 import selectors
+import shutil
 import socket
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker  # type: ignore[import-untyped]
+
+from api.logs import LOGGING
 
 REQUEST_SECONDS = 10.0
 """How long a client has to send a whole request, from the connection's opening (or, on a
@@ -69,10 +75,20 @@ shared by every instance of the user (a second server takes it from the first); 
 here uses it, and a service should not offer runtime control it does not need."""
 
 
+logconfig_dict = LOGGING
+"""Everything as JSON lines on stderr, gunicorn's error log included; the app writes the one
+access line per request (api/logs.py)."""
+
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_OWNED_METRICS_DIR = "LEDGER_OWNED_METRICS_DIR"
+"""Set when on_starting made the metrics directory, so on_exit removes it."""
+
+
 def on_starting(server: Any) -> None:
     """Gunicorn's start hook: no service without its statement key (DESIGN §10). On SQLite
     a missing key is generated here, once, before any worker could race to; with PostgreSQL
-    the master stops with the message naming LEDGER_STATEMENT_KEY."""
+    the master stops with the message naming LEDGER_STATEMENT_KEY. Then the metrics
+    directory every worker writes to."""
     from persistence.config import application_environment  # noqa: PLC0415
     from persistence.statement_key import StatementKeyMissing, statement_key  # noqa: PLC0415
 
@@ -80,6 +96,40 @@ def on_starting(server: Any) -> None:
         statement_key(application_environment())
     except (StatementKeyMissing, ValueError) as error:
         raise SystemExit(f"ledger serve: {error}") from error
+    server.log.info("metrics of every worker in %s", prepare_metrics_dir())
+
+
+def prepare_metrics_dir() -> Path:
+    """prometheus_client's multiprocess mode: each worker writes its samples to files in
+    one directory and /metrics sums them, so every scrape sees every worker. Set before any
+    worker starts (they inherit the environment and read it when they import the client);
+    a directory given by the operator is emptied, since samples of a past run would count."""
+    given = os.environ.get(METRICS_DIR_ENV)
+    if given:
+        directory = Path(given)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        return directory
+    directory = Path(tempfile.mkdtemp(prefix="ledger-metrics-"))
+    os.environ[METRICS_DIR_ENV] = os.environ[_OWNED_METRICS_DIR] = str(directory)
+    return directory
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker ended: its live gauges (connections in use) stop counting; its counters
+    stay, so no total ever goes down."""
+    if os.environ.get(METRICS_DIR_ENV):
+        from prometheus_client import multiprocess  # noqa: PLC0415
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    """The server stops: the metrics directory it made goes with it."""
+    owned = os.environ.get(_OWNED_METRICS_DIR)
+    if owned and owned == os.environ.get(METRICS_DIR_ENV):
+        shutil.rmtree(owned, ignore_errors=True)
 
 _TOO_LARGE = b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n"
 _TOO_SLOW = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from ledger.ruleset_document import DeductionRule, RuleSetDocument, ScoreRules
@@ -49,6 +50,20 @@ class CountedDeduction:
             raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
         if self.error_points < 0:
             raise ValueError("error_points must not be negative")
+
+
+@dataclass(frozen=True)
+class LastingDisqualification:
+    """A disqualification in effect on some day of the period (DESIGN §16): the state a
+    disqualifying deduction began on `since`, until a reinstatement effective `until`."""
+
+    deduction_id: str
+    since: date
+    until: date | None
+
+    def describe(self) -> str:
+        end = f"until {self.until}" if self.until is not None else "not reinstated"
+        return f"disqualified from {self.since} ({end}) by deduction {self.deduction_id}"
 
 
 @dataclass(frozen=True)
@@ -139,14 +154,19 @@ def _formula_lines(
     return [*inputs, ScoreLine("formula", "score.formula", None, True, nominal - base, note)]
 
 
-def _closing_lines(nominal: int, clamped: int, disqualified: bool) -> list[ScoreLine]:
+def _closing_lines(
+    nominal: int, clamped: int, disqualified: bool,
+    lasting: Sequence[LastingDisqualification] = (),
+) -> list[ScoreLine]:
     # These lines make the explanation add up when the clamp or a disqualification bites.
     lines = []
     if clamped != nominal:
         note = f"score clamped to the range [0, base] from {nominal}"
         lines.append(ScoreLine("clamp", "clamp", None, True, clamped - nominal, note))
-    if disqualified and clamped != 0:
+    if (disqualified or lasting) and clamped != 0:
         note = "a counted deduction disqualifies: score is 0"
+        if not disqualified:
+            note = "; ".join(d.describe() for d in lasting) + ": score is 0"
         lines.append(ScoreLine("disqualification", "disqualification", None, True, -clamped, note))
     return lines
 
@@ -164,11 +184,12 @@ def score_for(
     deductions: Sequence[CountedDeduction],
     adjustment_points: Sequence[int],
     formula_value: Decimal | None = None,
+    lasting: Sequence[LastingDisqualification] = (),
 ) -> ScoreFigure:
     """base − Σ counted error points × points_to_score + Σ adjustments, or the score
     formula's value rounded half-up when the rule set has one (`formula_value`), clamped to
-    [0, base]; 0 when a counted deduction disqualifies; rating failed on a counted veto or
-    disqualification."""
+    [0, base]; 0 when a counted deduction disqualifies or a `lasting` disqualification
+    touches the period (DESIGN §16); rating failed on a counted veto or disqualification."""
     score_rules = rules.score
     counted = [d for d in deductions if counts(d, score_rules)]
     error_points = sum(d.error_points for d in counted)
@@ -177,7 +198,8 @@ def score_for(
     if formula_value is not None:
         nominal = round_score(formula_value)
     clamped = min(max(nominal, 0), score_rules.base)
-    disqualified = any(d.disqualifying for d in counted)
+    by_deduction = any(d.disqualifying for d in counted)
+    disqualified = by_deduction or bool(lasting)
     vetoed = any(d.veto for d in counted)
     score = 0 if disqualified else clamped
     failed = disqualified or vetoed
@@ -185,7 +207,7 @@ def score_for(
     lines += _adjustment_lines(adjustment_points)
     if formula_value is not None:
         lines = _formula_lines(lines, score_rules.base, formula_value, nominal)
-    lines += _closing_lines(nominal, clamped, disqualified)
+    lines += _closing_lines(nominal, clamped, by_deduction, lasting)
     return ScoreFigure(
         ruleset_version=rules.version,
         score=score,

@@ -200,6 +200,6 @@ def test_the_openapi_document_has_every_route_of_section_9_and_the_docs_show_the
     decide = spec["paths"]["/api/v1/disputes/{dispute_id}/decision"]["post"]
     assert decide["x-roles"] == ["supervisor"]
     assert "Idempotency-Key" in [p["name"] for p in decide["parameters"]]
-    docs = harness.client.get("/docs")
+    docs = harness.client.get("/docs")  # Swagger UI over the document: test_api_reference.py
     assert docs.mimetype == "text/html"
-    assert "POST /api/v1/contributions/batch" in docs.get_data(as_text=True)
+    assert "/docs/assets/swagger-ui-bundle.js" in docs.get_data(as_text=True)
