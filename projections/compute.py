@@ -31,7 +31,12 @@ from ledger.calculation.pay import (
     posting_amount,
     rounded,
 )
-from ledger.calculation.score import CountedDeduction, ScoreFigure, score_for
+from ledger.calculation.score import (
+    CountedDeduction,
+    LastingDisqualification,
+    ScoreFigure,
+    score_for,
+)
 from ledger.errors import Conflict
 from ledger.quarter import Quarter
 from ledger.ruleset_document import RuleSetDocument
@@ -60,10 +65,14 @@ SCORE_MOVING = frozenset(
      "Adjustment.Approved", "Adjustment.Reversed")
 )
 PERIOD_CLOSED = "Period.Closed"
+DISQUALIFICATION_STEPS = {"began": "Manager.Disqualified",
+                          "voided": "Manager.DisqualificationVoided",
+                          "reinstated": "Manager.Reinstated"}
 INDICATOR_REPORTED = "IndicatorReport.Reported"
-ALWAYS_SHOWN = SCORE_MOVING | {PERIOD_CLOSED}
+ALWAYS_SHOWN = SCORE_MOVING | {PERIOD_CLOSED} | set(DISQUALIFICATION_STEPS.values())
 """Timeline moments shown even when the score stayed: the closing marks where the freeze
-falls, so every later item reads as a prior-period adjustment."""
+falls, so every later item reads as a prior-period adjustment; a disqualification's steps
+explain a 0 in every period the state touches (DESIGN §16)."""
 MAX_TIMELINE_ITEMS = 2_000
 """A bound on one timeline (TB); a real manager has a few dozen items a quarter."""
 
@@ -168,15 +177,66 @@ def score_result(
     adjustments = tuple(counted_adjustments(facts, manager_id, period))
     counted = [c.counted for c in deductions]
     points = [a.points for a, _ in adjustments]
-    figure = score_for(rules, counted, points)
+    # Under a rule set where pending disputes do not count, neither does their state.
+    uncounted = set() if rules.score.pending_dispute_counts else disputed
+    lasting = lasting_in(facts, manager_id, period, as_of, uncounted)
+    figure = score_for(rules, counted, points, lasting=lasting)
     if rules.scorecard.is_empty:
         return ScoreResult(figure, rules, deductions, adjustments)
     # Part one's figure gives the formula its error and adjustment points; the formula's
     # value then makes the score (when the rule set has a score formula).
     values = indicator_values(facts, manager_id, period, as_of, rules, figure)
     if values.score_value is not None:
-        figure = score_for(rules, counted, points, values.score_value)
+        figure = score_for(rules, counted, points, values.score_value, lasting=lasting)
     return ScoreResult(figure, rules, deductions, adjustments, values)
+
+
+# --- disqualification as a lasting state (DESIGN §16) -----------------------------------
+
+
+@dataclass(frozen=True)
+class DisqualifiedSpan:
+    """The days one deduction disqualified its manager, [since, until), as known at the
+    facts' cut; `until` None while no reinstatement known then has ended it."""
+
+    deduction_id: str
+    since: date
+    until: date | None
+    began_at: int
+
+    def touches(self, first_day: date, last_day: date) -> bool:
+        return self.since <= last_day and (self.until is None or self.until > first_day)
+
+
+def disqualified_spans(facts: FactSet, manager_id: str) -> list[DisqualifiedSpan]:
+    """Each disqualification by a deduction not voided, ended by the latest reinstatement
+    that names it (a later one can only name it to end it sooner: Manager.reinstate)."""
+    began: dict[str, tuple[date, int]] = {}
+    ended: dict[str, date] = {}
+    for step in facts.disqualification_steps:  # position order
+        if step.manager_id != manager_id:
+            continue
+        if step.step == "began" and step.effective_on is not None:
+            began[step.deduction_id] = (step.effective_on, step.position)
+        elif step.step == "voided":
+            began.pop(step.deduction_id, None)
+        elif step.step == "reinstated" and step.effective_on is not None:
+            ended[step.deduction_id] = step.effective_on
+    return [DisqualifiedSpan(d, since, ended.get(d), position)
+            for d, (since, position) in sorted(began.items(), key=lambda kv: kv[1])]
+
+
+def lasting_in(
+    facts: FactSet, manager_id: str, period: Quarter, as_of: date, uncounted: set[str]
+) -> tuple[LastingDisqualification, ...]:
+    """The disqualifications in effect on some day of the period up to `as_of`: a state
+    effective after `as_of` is not yet in effect on that business day."""
+    last_day = min(as_of, period.last_day)
+    return tuple(
+        LastingDisqualification(span.deduction_id, span.since, span.until)
+        for span in disqualified_spans(facts, manager_id)
+        if span.deduction_id not in uncounted and span.touches(period.first_day, last_day)
+    )
 
 
 def indicator_values(
@@ -473,6 +533,7 @@ def moments(facts: FactSet, manager_id: str, period: Quarter, as_of: date) -> li
         Moment(c.position, f"Adjustment.{c.status.capitalize()}", None)
         for c in facts.adjustment_changes if c.adjustment_id in adjustments
     ]
+    found += _disqualification_moments(facts, manager_id, period, as_of)
     found += [Moment(p.position, "RuleBook.Published", None) for p in facts.rulesets.publications]
     found += [Moment(c.position, PERIOD_CLOSED, None) for c in facts.closings
               if c.period == str(period)]
@@ -485,6 +546,24 @@ def moments(facts: FactSet, manager_id: str, period: Quarter, as_of: date) -> li
               for s in facts.sheet_steps
               if s.manager_id == manager_id and s.plan_id in plans and s.step != "saved"]
     return sorted(found, key=lambda m: (m.position, m.type))
+
+
+def _disqualification_moments(
+    facts: FactSet, manager_id: str, period: Quarter, as_of: date
+) -> list[Moment]:
+    """The steps of every disqualification that began (by business date) on or before
+    the period's last day and `as_of`: each may have moved this period's score."""
+    last_day = min(as_of, period.last_day)
+    since = {s.deduction_id: s.effective_on for s in facts.disqualification_steps
+             if s.manager_id == manager_id and s.step == "began"
+             and s.effective_on is not None and s.effective_on <= last_day}
+    # A void shows the day the state would have begun; a reinstatement ending several
+    # disqualifications is one moment.
+    found = [Moment(s.position, DISQUALIFICATION_STEPS[s.step],
+                    s.effective_on if s.step != "voided" else since[s.deduction_id])
+             for s in facts.disqualification_steps
+             if s.manager_id == manager_id and s.deduction_id in since]
+    return list(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)

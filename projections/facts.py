@@ -116,6 +116,30 @@ def target_changed(e: Any, position: int, names: Names) -> list[Fact]:
     return target_set(e, position, names)
 
 
+def _disqualification_step(
+    e: Any, position: int, names: Names, deduction_id: Any, step: str, effective_on: date | None
+) -> Fact:
+    return Fact("rm_disqualification_steps", dict(
+        manager_id=names.of(e.originator_id), position=position,
+        deduction_id=_hex(deduction_id), step=step, effective_on=effective_on,
+    ))
+
+
+def manager_disqualified(e: Any, position: int, names: Names) -> list[Fact]:
+    return [_disqualification_step(e, position, names, e.deduction_id, "began", e.effective_on)]
+
+
+def disqualification_voided(e: Any, position: int, names: Names) -> list[Fact]:
+    # The deduction was voided on dispute: as if the state never began (DESIGN §16).
+    return [_disqualification_step(e, position, names, e.deduction_id, "voided", None)]
+
+
+def manager_reinstated(e: Any, position: int, names: Names) -> list[Fact]:
+    # One row per disqualification it ends: the event names them (Manager.reinstate).
+    return [_disqualification_step(e, position, names, d, "reinstated", e.effective_on)
+            for d in e.deduction_ids]
+
+
 # --- customers and contributions ----------------------------------------------------
 
 
@@ -327,6 +351,9 @@ FACT_FUNCTIONS: dict[type[Any], FactFunction] = {
     event_of(Manager, "GradeChanged"): grade_changed,
     event_of(Manager, "TargetSet"): target_set,
     event_of(Manager, "TargetChanged"): target_changed,
+    event_of(Manager, "Disqualified"): manager_disqualified,
+    event_of(Manager, "DisqualificationVoided"): disqualification_voided,
+    event_of(Manager, "Reinstated"): manager_reinstated,
     Customer.Registered: customer_registered,
     event_of(Customer, "Assigned"): customer_assigned,
     event_of(Customer, "Reassigned"): customer_reassigned,
@@ -361,7 +388,8 @@ TOPICS: frozenset[str] = frozenset(get_topic(cls) for cls in FACT_FUNCTIONS)
 # Events that name their aggregate only by id, and the registration that gives its name.
 _MANAGER_CHANGES: tuple[type[Any], ...] = (
     event_of(Manager, "GradeChanged"), event_of(Manager, "TargetSet"),
-    event_of(Manager, "TargetChanged"),
+    event_of(Manager, "TargetChanged"), event_of(Manager, "Disqualified"),
+    event_of(Manager, "DisqualificationVoided"), event_of(Manager, "Reinstated"),
 )
 NAMED_BY_MANAGER = frozenset(get_topic(c) for c in _MANAGER_CHANGES)
 NAMED_BY_CUSTOMER = frozenset(

@@ -177,6 +177,18 @@ class SheetStep:
 
 
 @dataclass(frozen=True)
+class DisqualificationStep:
+    """A disqualification by one deduction began, was voided, or was ended by a
+    reinstatement effective on `effective_on` (DESIGN §16)."""
+
+    manager_id: str
+    position: int
+    deduction_id: str
+    step: str
+    effective_on: date | None
+
+
+@dataclass(frozen=True)
 class RuleSetFact:
     version: str
     effective_from: date
@@ -294,6 +306,7 @@ class FactSet:
     indicator_reports: tuple[IndicatorReportFact, ...] = ()
     assessment_plans: tuple[AssessmentPlanFact, ...] = ()
     sheet_steps: tuple[SheetStep, ...] = ()
+    disqualification_steps: tuple[DisqualificationStep, ...] = ()
     # Derived indexes, computed once per FactSet (a narrowed copy starts with an empty one).
     memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
@@ -332,6 +345,7 @@ _FACT_FIELDS = (
     "managers", "grades", "targets", "customers", "holdings", "contributions", "deductions",
     "deduction_changes", "disputes", "dispute_steps", "adjustments", "adjustment_changes",
     "closings", "indicator_reports", "assessment_plans", "sheet_steps",
+    "disqualification_steps",
 )
 
 
@@ -442,6 +456,8 @@ def load(
         assessment_plans=of(t.assessment_plans, AssessmentPlanFact),
         sheet_steps=of(t.assessment_sheets, SheetStep,
                        t.assessment_sheets.c.manager_id.in_(ids)),
+        disqualification_steps=of(t.disqualification_steps, DisqualificationStep,
+                                  t.disqualification_steps.c.manager_id.in_(ids)),
     )
 
 

@@ -304,6 +304,8 @@ def touched_managers(conn: Connection, start: int, end: int) -> list[str]:
         select(t.indicator_reports.c.manager_id).where(new(t.indicator_reports)),
         # A submitted or reopened sheet moves the qual_ names of its manager's formula.
         select(t.assessment_sheets.c.manager_id).where(new(t.assessment_sheets)),
+        # A disqualification's steps move every period the state touches (DESIGN §16).
+        select(t.disqualification_steps.c.manager_id).where(new(t.disqualification_steps)),
     ]
     found = conn.execute(union(*queries)).scalars()
     return sorted(set(found))

@@ -237,6 +237,15 @@ figures = Table(
     Column("actual_pay", Money, nullable=False),
 )
 
+disqualification_steps = Table(
+    "rm_disqualification_steps", metadata,  # migration 0011 (DESIGN §16)
+    Column("manager_id", StoredText, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("deduction_id", StoredText, primary_key=True),
+    Column("step", StoredText, nullable=False),  # began, voided or reinstated
+    Column("effective_on", Date),
+)
+
 # The projections' positions (migration 0008), written by the writer's role like the views.
 tracking = Table(
     "rm_tracking", metadata,
@@ -255,7 +264,7 @@ FACT_TABLES: tuple[Table, ...] = (
     managers, grades, targets, customers, holdings, contributions, deductions,
     deduction_changes, disputes, dispute_steps, adjustments, adjustment_changes,
     rulesets, ruleset_publications, period_closings, indicator_reports,
-    assessment_plans, assessment_sheets,
+    assessment_plans, assessment_sheets, disqualification_steps,
 )
 """Every table the facts projection writes; a facts rebuild empties exactly these."""
 

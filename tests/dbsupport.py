@@ -32,6 +32,7 @@ LOG_TABLES = (
     "rm_tracking",  # migration 0008
     "rm_indicator_reports",  # migration 0009
     "rm_assessment_plans", "rm_assessment_sheets",  # migration 0010
+    "rm_disqualification_steps",  # migration 0011
     "api_tokens",  # `ledger demo` refuses a database holding tokens (0008)
 )
 SCRATCH_PREFIX = "ledger_test"
