@@ -81,6 +81,7 @@ def _blueprints() -> list[Any]:
         indicators,
         managers,
         periods,
+        reassignments,
         reports,
         rulesets,
         scores_and_pay,
@@ -89,5 +90,6 @@ def _blueprints() -> list[Any]:
     )
 
     modules = (managers, customers, contributions, deductions, disputes, adjustments,
-               rulesets, periods, scores_and_pay, audit, indicators, assessment, standings)
+               rulesets, periods, scores_and_pay, audit, indicators, assessment, standings,
+               reassignments)
     return [module.blp for module in (*modules, reports, statements)]

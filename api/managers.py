@@ -1,10 +1,11 @@
 """Managers: registration, grade changes and incremental targets (DESIGN §9); reading them
-and their units (§16)."""
+and their units, and reinstating a disqualified one (§16)."""
 # flask-smorest ships no type hints, so its route decorators are untyped.
 # mypy: disable-error-code="untyped-decorator"
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import marshmallow as ma
@@ -22,7 +23,7 @@ from api.common import (
 )
 from api.scores_and_pay import read_side
 from ledger.application import Made
-from ledger.manager import GRADES, Manager
+from ledger.manager import GRADES, Manager, StatusSpan
 from ledger.store import IdempotencyRecord
 from projections.master_data import MAX_PAGE, manager_ids, units
 
@@ -47,6 +48,25 @@ class TargetIn(ma.Schema):
     reason = text(required=True)
 
 
+class ReinstatementIn(ma.Schema):
+    effective_on = Day(required=True)
+    reason = text(required=True)
+
+
+class StatusSpanSchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"description": "active or disqualified"})
+    since = Day(allow_none=True, required=True, metadata={"description": "null: always"})
+    until = Day(allow_none=True, required=True, metadata={"description": "null: still"})
+
+
+class DisqualificationSchema(ma.Schema):
+    deduction_id = ma.fields.UUID(required=True)
+    rule_code = ma.fields.String(required=True)
+    since = Day(required=True)
+    until = Day(allow_none=True, required=True,
+                metadata={"description": "the reinstatement's effective date; null: lasting"})
+
+
 class GradeSinceSchema(ma.Schema):
     effective_on = Day(allow_none=True, required=True)
     grade = ma.fields.String(required=True)
@@ -57,7 +77,12 @@ class ManagerFields(ma.Schema):
     name = ma.fields.String(required=True)
     grade = ma.fields.String(required=True)
     unit = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={
+        "description": "active or disqualified, today (DESIGN §16)"})
+    status_history = ma.fields.List(ma.fields.Nested(StatusSpanSchema), required=True)
+    disqualifications = ma.fields.List(ma.fields.Nested(DisqualificationSchema), required=True,
+                                       metadata={"description": "one per disqualifying deduction "
+                                                 "not voided"})
     grades = ma.fields.List(ma.fields.Nested(GradeSinceSchema), required=True,
                             metadata={"description": "grade history; the first holds always"})
     targets = ma.fields.Dict(keys=ma.fields.String(), values=Money(), required=True,
@@ -93,10 +118,21 @@ def manager_reply(made: Made[Manager], *_: Any, **__: Any) -> dict[str, Any]:
     return with_receipt(manager_view(made.value), made.receipt)
 
 
+def _span(span: StatusSpan) -> dict[str, Any]:
+    # The first stretch holds "since always" (date.min): shown as null, like the grade.
+    return {"status": span.status, "since": None if span.since == date.min else span.since,
+            "until": span.until}
+
+
 def manager_view(manager: Manager) -> dict[str, Any]:
     return {
         "id": manager.business_id, "name": manager.name, "grade": manager.grade,
-        "unit": manager.unit, "status": manager.status, "targets": manager.targets,
+        "unit": manager.unit, "status": manager.status_on(ledger().today()),
+        "status_history": [_span(s) for s in manager.status_history()],
+        "disqualifications": [
+            {"deduction_id": d.deduction_id, "rule_code": d.rule_code, "since": d.since,
+             "until": d.until} for d in manager.disqualifications],
+        "targets": manager.targets,
         # The registration grade holds "since always" (date.min): shown as null.
         "grades": [{"effective_on": None if i == 0 else since, "grade": grade}
                    for i, (since, grade) in enumerate(manager.grade_history)],
@@ -136,6 +172,17 @@ def set_target(
 ) -> Made[Manager]:
     """Set or change a manager's incremental target for a period"""
     return ledger().set_target(manager_id, period=period, **body, idempotency=idempotency)
+
+
+@blp.route("/managers/<manager_id>/reinstatement", methods=["POST"])
+@blp.allow("approver")
+@blp.arguments(ReinstatementIn)
+@blp.command(200, ManagerOut, manager_reply)
+def reinstate_manager(
+    body: dict[str, Any], manager_id: str, idempotency: IdempotencyRecord | None
+) -> Made[Manager]:
+    """Reinstate a disqualified manager from a date (never whoever recorded the deduction)"""
+    return ledger().reinstate_manager(manager_id, **body, idempotency=idempotency)
 
 
 @blp.route("/managers", methods=["GET"])

@@ -1,5 +1,6 @@
 """Master data from the read models (DESIGN §16): which managers, customers and units exist,
-and who held a customer on a day, paged by a cursor.
+and who held a customer on a day, paged by a cursor; and the supervisors' queue of the
+customers that disqualified managers still hold.
 
 The fact tables name every manager and customer ever registered; the answers built from
 the aggregates (name, grade, history) are the API's. This module only enumerates ids, in
@@ -10,17 +11,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Select, func, select
 
 from ledger.errors import InvalidInput
 from projections import tables as t
+from projections.compute import disqualified_spans
 from projections.database import reading
+from projections.factset import DisqualificationStep, FactSet
 from projections.read_side import ReadSide
 
 MAX_PAGE = 100
 """The most ids one page lists (TB: bound everything)."""
 MAX_UNITS = 1_000
+MAX_HELD_LISTED = 1_000
+"""The most customers the queue lists for one manager (TB); `truncated` says there are more."""
 
 
 @dataclass(frozen=True)
@@ -107,3 +113,90 @@ def _held_by(manager_id: str, today: date) -> Select[tuple[str]]:
             .join(latest, (latest.c.customer_id == h.c.customer_id)
                   & (latest.c.position == h.c.position))
             .where(h.c.manager_id == manager_id))
+
+
+# --- the reassignment queue (DESIGN §16) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldCustomer:
+    customer_id: str
+    held_from: date
+
+
+@dataclass(frozen=True)
+class ToReassign:
+    """A manager disqualified on the queue's day, since when, and the customers it holds."""
+
+    manager_id: str
+    disqualified_since: date
+    customers: tuple[HeldCustomer, ...]
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: tuple[ToReassign, ...]
+    next_after: str | None
+
+
+def reassignment_queue(
+    read_side: ReadSide, *, on: date, after: str | None = None, limit: int = MAX_PAGE
+) -> QueuePage:
+    """Managers disqualified on `on` (in id order, after the cursor) who still hold
+    customers that day, each with those customers: the supervisors' work to do."""
+    _check_limit(limit)
+    read_side.catch_up(read_side.catch_up_timeout)
+    with reading(read_side.engine) as conn:
+        # Every step known now (the queue is today's work): the cut is the steps' own.
+        steps = _steps(conn, after)
+        facts = FactSet(cut=max((s.position for s in steps), default=0),
+                        disqualification_steps=steps)
+        due = []
+        for manager_id in sorted({s.manager_id for s in facts.disqualification_steps}):
+            since = _disqualified_since(facts, manager_id, on)
+            if since is None:
+                continue
+            held = [HeldCustomer(row.customer_id, row.effective_on)
+                    for row in conn.execute(_held_rows(manager_id, on))]
+            if held:
+                due.append(ToReassign(manager_id, since, tuple(held[:MAX_HELD_LISTED]),
+                                      len(held) > MAX_HELD_LISTED))
+                if len(due) > limit:
+                    break
+    shown = tuple(due[:limit])
+    return QueuePage(shown, shown[-1].manager_id if len(due) > limit else None)
+
+
+def _steps(conn: Any, after: str | None) -> tuple[DisqualificationStep, ...]:
+    steps = t.disqualification_steps
+    statement = select(steps).order_by(steps.c.position)
+    if after is not None:
+        statement = statement.where(steps.c.manager_id > after)
+    return tuple(DisqualificationStep(r.manager_id, r.position, r.deduction_id, r.step,
+                                      r.effective_on) for r in conn.execute(statement))
+
+
+def _disqualified_since(facts: FactSet, manager_id: str, on: date) -> date | None:
+    """The start of the disqualified stretch `on` falls in, or None when not disqualified."""
+    spans = [s for s in disqualified_spans(facts, manager_id) if s.since <= on]
+    if not any(s.until is None or s.until > on for s in spans):
+        return None
+    since = on
+    # Walk back over overlapping stretches: the state began with the earliest of them.
+    for span in sorted(spans, key=lambda s: s.since, reverse=True):
+        if span.until is None or span.until >= since:
+            since = min(since, span.since)
+    return since
+
+
+def _held_rows(manager_id: str, on: date) -> Select[Any]:
+    """The manager's customers on `on`, each with the effective date of its holding."""
+    h = t.holdings
+    latest = (select(h.c.customer_id, func.max(h.c.position).label("position"))
+              .where(h.c.effective_on <= on).group_by(h.c.customer_id).subquery())
+    return (select(h.c.customer_id, h.c.effective_on)
+            .join(latest, (latest.c.customer_id == h.c.customer_id)
+                  & (latest.c.position == h.c.position))
+            .where(h.c.manager_id == manager_id).order_by(h.c.customer_id)
+            .limit(MAX_HELD_LISTED + 1))

@@ -87,6 +87,8 @@ SECTION_16: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("get", "/customers/C1/holder?on=2026-02-01", None,
      ("supervisor", "approver", "auditor", "integrator", OWNER)),
     ("get", "/rulesets/2026.1/diff?against=live", None, ("operator", "auditor")),
+    ("post", "/managers/M1/reinstatement", {}, ("approver",)),
+    ("get", "/reassignments", None, ("supervisor", "approver", "auditor")),
 ]
 SECTION_9 += SECTION_16
 
