@@ -64,6 +64,8 @@ def run(store: Store) -> Section:
     ]
     section.metrics.update(rates)
     section.metrics["events"] = store.events
+    section.goals.append(Goal("verify.verify_over_raw_scan", rates["verify_over_raw_scan"],
+                              0.90, "x"))
     section.goals.append(Goal("verify rate", rates["verify_events_per_s"], 100_000,
                               "events/s"))
     return section

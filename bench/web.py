@@ -33,12 +33,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
+import psycopg2.extras
 
+from bench.appends import POSTGRES_RAW_TABLE, RAW_COLUMNS
 from bench.report import Goal, Section, ratio, say
 from ledger.application import LedgerApplication
 from ledger.audit import AuditContext, acting_as
 from persistence.schema import upgrade
-from persistence.scratch import scratch_database, with_database
+from persistence.scratch import admin_execute, scratch_database, with_database
 from persistence.tokens import TokenStore
 from persistence.url import environment_for
 
@@ -49,6 +51,10 @@ READY_SECONDS = 30
 CUSTOMERS = 100
 """Customers C0..C99: the batch postings of bench/wrk_requests.lua go to them in turn."""
 SCRATCH_PREFIX = "ledger_bench_http"
+RAW_BATCHES = 200
+"""Commits of the raw batch baseline: the batch scenario's own rows, re-inserted raw."""
+DEDUCTIONS_OVER_HEALTHZ_GOAL = 0.40
+BATCH_OVER_RAW_GOAL = 0.50
 SETUP = AuditContext(actor="bench-http", role="operator", request_id="bench-http-setup")
 
 
@@ -198,6 +204,14 @@ def run(admin_url: str, role: str, load: Load) -> Section:
                 say(f"http: {name} for {load.seconds} s")
                 results[mode] = scenario(port, service_url, mode, token, load, per_request)
                 describe(section, name, mode, results)
+        say(f"http: the raw batch baseline ({RAW_BATCHES} commits of {load.batch} rows)")
+        admin_execute(with_database(admin_url, dbname), POSTGRES_RAW_TABLE,
+                      f"GRANT SELECT, INSERT ON raw_events TO {role}")
+        raw = raw_batch_rate(service_url, load.batch)
+    section.rows.append((f"raw batch insert ({load.batch} rows, execute_values)", None,
+                         round(raw, 1), None, None, None, None, None, None))
+    section.metrics["raw_batch.events_per_s"] = round(raw, 1)
+    section.metrics["batch.over_raw"] = ratio(results["batch"]["events_per_s"], raw)
     judge(section, results)
     section.metrics["settings"] = {"workers": load.workers, "connections": load.connections,
                                    "wrk_threads": load.threads, "seconds": load.seconds,
@@ -217,8 +231,37 @@ def describe(section: Section, name: str, mode: str, results: dict[str, Any]) ->
         section.metrics[f"{mode}.over_healthz"] = vs
 
 
+def raw_batch_rate(service_url: str, batch: int) -> float:
+    """Events/s of the bare driver inserting the batch scenario's own rows (the log's
+    latest), `batch` per commit with execute_values, into a plain table of the same columns,
+    primary key and unique constraint (bench/appends.py): what a batch request may approach."""
+    conn = psycopg2.connect(service_url)
+    try:
+        with conn.cursor() as curs:
+            curs.execute("SELECT originator_id, originator_version, topic, state, recorded_at "
+                         "FROM events ORDER BY position DESC LIMIT %s", (batch * RAW_BATCHES,))
+            rows = [(n, *row) for n, row in enumerate(curs.fetchall(), 1)]
+        conn.commit()
+        batches = [rows[i:i + batch] for i in range(0, len(rows), batch)]
+        insert = f"INSERT INTO raw_events {RAW_COLUMNS} VALUES %s"
+        with conn.cursor() as curs:
+            started = time.perf_counter()
+            for rows_of_one in batches:
+                psycopg2.extras.execute_values(curs, insert, rows_of_one, page_size=batch)
+                conn.commit()
+            seconds = time.perf_counter() - started
+        return len(rows) / seconds
+    finally:
+        conn.close()
+
+
 def judge(section: Section, results: dict[str, Any]) -> None:
     single = results["deductions"]
+    section.goals.append(Goal("http.deductions.over_healthz",
+                              section.metrics.get("deductions.over_healthz"),
+                              DEDUCTIONS_OVER_HEALTHZ_GOAL, "x"))
+    section.goals.append(Goal("http.batch.over_raw", section.metrics.get("batch.over_raw"),
+                              BATCH_OVER_RAW_GOAL, "x"))
     section.goals.append(Goal("HTTP POST /deductions throughput", single["requests_per_s"],
                               500, "req/s"))
     section.goals.append(Goal("HTTP POST /deductions p99", single["p99_ms"], 50, "ms",
