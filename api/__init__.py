@@ -67,6 +67,9 @@ def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
     app.extensions[API] = api
     for blueprint in _blueprints():
         api.register_blueprint(blueprint, url_prefix="/api/v1")
+    from workspace import register_workspace  # noqa: PLC0415  (the pages, DESIGN §15)
+
+    register_workspace(app)
 
 
 def _blueprints() -> list[Any]:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from persistence.head import generate_key, load_private_key, public_hex
+from persistence.secret_files import beside_sqlite, generated_once
 
 VARIABLE = "LEDGER_STATEMENT_KEY"
 SQLITE_SUFFIX = ".statement-key.pem"
@@ -28,14 +29,12 @@ class StatementKeyMissing(RuntimeError):
 
 def statement_key_path(env: dict[str, str]) -> tuple[Path, bool]:
     """The key file, and whether it may be generated when missing (SQLite only)."""
-    sqlite_file = env.get("SQLITE_DBNAME")
-    embedded = bool(sqlite_file) and sqlite_file != ":memory:" and "mode=memory" not in str(
-        sqlite_file)
+    beside = beside_sqlite(env, SQLITE_SUFFIX)
     named = os.environ.get(VARIABLE)
     if named:
-        return Path(named), embedded
-    if embedded:
-        return Path(str(sqlite_file) + SQLITE_SUFFIX), True
+        return Path(named), beside is not None
+    if beside is not None:
+        return beside, True
     raise StatementKeyMissing(
         f"{VARIABLE} is not set: with PostgreSQL the service needs the path of an Ed25519 "
         "key file to sign pay statements (`ledger head-key generate FILE` writes one)")
@@ -47,10 +46,7 @@ def statement_key(env: dict[str, str]) -> Ed25519PrivateKey:
     if not path.exists():
         if not may_generate:
             raise StatementKeyMissing(f"{VARIABLE}={path}: no such key file")
-        try:
-            generate_key(path)
-        except FileExistsError:
-            pass  # another worker generated it first: use theirs
+        generated_once(path, generate_key)
     return load_private_key(path)
 
 

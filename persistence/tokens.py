@@ -183,7 +183,11 @@ class TokenStore:
         """The principal of a live token; None for an unknown, revoked or expired one."""
         if not token or len(token) > MAX_TOKEN:
             return None
-        hashed = digest(token)
+        return self.principal_of_digest(digest(token))
+
+    def principal_of_digest(self, hashed: str) -> Principal | None:
+        """The same lookup by the token's digest: the workspace's session keeps only the
+        digest, so a stolen cookie is no bearer token for the API."""
         now = datetime.now(UTC)
         kept = self._kept.get(hashed)
         if (kept is not None and kept.until > time.monotonic() and kept.expires_at > now

@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("ledger", "ledger_cli", "api", "projections", "persistence", "migrations", "bench",
-            "tests")
+            "workspace", "tests")
 
 
 def python_scripts() -> list[str]:

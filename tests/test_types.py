@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TYPED_PACKAGES = ("ledger", "persistence", "projections", "api", "ledger_cli")
+TYPED_PACKAGES = ("ledger", "persistence", "projections", "api", "ledger_cli", "workspace")
 
 
 def test_the_packages_are_clean_under_mypy_strict() -> None:

@@ -1,0 +1,27 @@
+"""The navigation bar of each role: what a person may open from every page.
+
+Each role's page module owns its entries here (label as an English msgid, translated in
+the template; a path under /app/). Links, not endpoint names, so the bar never depends on
+the import order of the page modules.
+"""
+
+from __future__ import annotations
+
+from persistence.tokens import Principal
+
+NAV: dict[str, tuple[tuple[str, str], ...]] = {
+    "manager": (("My quarter", "/app/managers/{manager_id}"),),
+    "auditor": (("Managers", "/app/audit/managers"), ("Audit feed", "/app/audit/events"),
+                ("Verify", "/app/audit/verify")),
+    "supervisor": (("Disputes to decide", "/app/queues/disputes"),),
+    "approver": (("Disputes to decide", "/app/queues/disputes"),),
+    "operator": (("Rule sets", "/app/rulesets"),),
+    "integrator": (),
+}
+
+
+def entries_for(who: Principal | None) -> list[tuple[str, str]]:
+    if who is None:
+        return []
+    return [(label, path.format(manager_id=who.manager_id or ""))
+            for label, path in NAV.get(who.role, ())]
