@@ -69,6 +69,33 @@ def demo(force: bool) -> None:
     click.echo(f"tokens (they expire in {hours} hours):")
     for role, secret in store.create_demo_tokens().items():
         click.echo(f"{role:<11} {secret}")
+    _workspace_secret(app)
+
+
+DEMO_SECRET = "var/secret-key"
+"""Where `ledger demo` writes a session secret when the database is not a SQLite file."""
+
+
+def _workspace_secret(app: LedgerApplication) -> None:
+    """The workspace's session secret (DESIGN §10): beside a SQLite file, or written under
+    ./var/ (mode 0600) for the operator to export, never a default in code."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from persistence.session_secret import (  # noqa: PLC0415
+        VARIABLE,
+        SessionSecretMissing,
+        session_secret,
+        write_secret,
+    )
+
+    try:
+        session_secret({key: str(value) for key, value in app.env.items()})
+    except SessionSecretMissing:
+        path = Path(DEMO_SECRET)
+        if not path.exists():
+            write_secret(path)
+        click.echo(f"workspace secret in {path}: export {VARIABLE}=$(cat {path})")
+    click.echo("workspace: sign in with a token above at /app/sign-in")
 
 
 def _holds_data(app: LedgerApplication, store: TokenStore) -> bool:

@@ -90,11 +90,13 @@ def on_starting(server: Any) -> None:
     the master stops with the message naming LEDGER_STATEMENT_KEY. Then the metrics
     directory every worker writes to."""
     from persistence.config import application_environment  # noqa: PLC0415
+    from persistence.session_secret import SessionSecretMissing, session_secret  # noqa: PLC0415
     from persistence.statement_key import StatementKeyMissing, statement_key  # noqa: PLC0415
 
     try:
         statement_key(application_environment())
-    except (StatementKeyMissing, ValueError) as error:
+        session_secret(application_environment())  # the workspace's cookies (§10, §15)
+    except (StatementKeyMissing, SessionSecretMissing, ValueError) as error:
         raise SystemExit(f"ledger serve: {error}") from error
     server.log.info("metrics of every worker in %s", prepare_metrics_dir())
 
