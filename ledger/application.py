@@ -608,10 +608,10 @@ class LedgerApplication(Application[UUID]):
         try:
             return self._made(deduction, *changed, idempotency=idempotency)
         except IntegrityError:
-            if source_system is None or external_id is None:
-                raise DuplicateFact("this deduction was already recorded") from None
             if self.stored_deduction(deduction.id) is None:
                 raise  # not a duplicate: the manager changed concurrently; retry
+            if source_system is None or external_id is None:
+                raise DuplicateFact("this deduction was already recorded") from None
         stored = self.deduction(deduction.id)
         check(PostingsAreIdentifiedByTheirSourceKeys(
             f"deduction {source_system}/{external_id}",

@@ -160,6 +160,30 @@ class DisqualificationOverTime:
         assert again == first
         assert harness.events() == events
 
+    def test_a_repeated_disqualifying_deduction_appends_nothing_more(
+        self, harness: Harness
+    ) -> None:
+        harness.register_worked_example()
+        body = {"manager_id": "M1", "rule_code": "E6", "occurrences": 1, "aggravated": False,
+                "effective_on": "2026-02-01", "description": "unlawful conduct",
+                "source_system": "HR", "external_id": "case-7"}
+        first = harness.ok(harness.post("/deductions", body, "integrator"), 201)
+        events = harness.events()
+        # The integrator's keys again: the same deduction; a client's key again: replayed.
+        again = harness.post("/deductions", body, "integrator")
+        assert again.status_code in (200, 201) and again.get_json()["id"] == first["id"]
+        assert harness.events() == events
+        keyed = {**body, "external_id": "case-8"}
+        one = harness.ok(harness.post("/deductions", keyed, "integrator",
+                                      **{"Idempotency-Key": "dq-8"}), 201)
+        events = harness.events()
+        two = harness.ok(harness.post("/deductions", keyed, "integrator",
+                                      **{"Idempotency-Key": "dq-8"}), 201)
+        assert (two["id"], harness.events()) == (one["id"], events)
+        manager = harness.ok(harness.get("/managers/M1", "supervisor"))
+        assert sorted(d["deduction_id"] for d in manager["disqualifications"]) == sorted(
+            [first["id"], one["id"]])
+
     def test_no_customer_is_assigned_to_a_disqualified_manager(self, harness: Harness) -> None:
         harness.register_worked_example()
         harness.ok(harness.post("/customers", harness.customer(  # type: ignore[attr-defined]
