@@ -67,7 +67,7 @@ _ASSESSMENT_KEYS = ("qualitative_items", "consequences")  # optional sections (D
 _SCORE_KEYS = ("base", "points_to_score", "aggravation_factor", "pending_dispute_counts", "ratings")
 _PAY_KEYS = ("r_stock", "r_incr", "r_over", "risk_adjusted", "base_salary")
 _RULE_KEYS = ("category", "title", "points", "aggravatable", "disqualifying")
-_RULE_OPTIONAL_KEYS = ("always_disqualifies", "veto")
+_RULE_OPTIONAL_KEYS = ("always_disqualifies", "veto", "title_zh")
 _DISPUTE_KEYS = (
     "file_within_days",
     "decide_within_days",
@@ -119,7 +119,9 @@ class PayRules:
 @dataclass(frozen=True)
 class DeductionRule:
     """One catalog entry. `disqualifying`: a deduction may be flagged to disqualify;
-    `always_disqualifies`: every deduction under it does; `veto`: it fails the rating."""
+    `always_disqualifies`: every deduction under it does; `veto`: it fails the rating.
+    `title_zh`: the Chinese title of a code a later rule set adds (DESIGN §15); the shipped
+    codes' Chinese titles come with the workspace's translations."""
 
     code: str
     category: str
@@ -129,6 +131,7 @@ class DeductionRule:
     disqualifying: bool
     always_disqualifies: bool = False
     veto: bool = False
+    title_zh: str | None = None
 
 
 @dataclass(frozen=True)
@@ -426,12 +429,16 @@ def _parse_rule(code: str, raw: object, problems: _Problems) -> DeductionRule | 
     disqualifying = _read(obj, path, "disqualifying", problems, _bool)
     always = _optional_bool(obj, path, "always_disqualifies", problems)
     veto = _optional_bool(obj, path, "veto", problems)
+    title_zh = _read(obj, path, "title_zh", problems, _text) if "title_zh" in obj else None
+    if "title_zh" in obj and title_zh is None:
+        return None
     if category is None or title is None or points is None or aggravatable is None:
         return None
     if disqualifying is None or always is None or veto is None:
         return None
     return _consistent_rule(
-        DeductionRule(code, category, title, points, aggravatable, disqualifying, always, veto),
+        DeductionRule(code, category, title, points, aggravatable, disqualifying, always, veto,
+                      title_zh),
         path,
         problems,
     )
@@ -577,6 +584,8 @@ def _rule_document(rule: DeductionRule) -> dict[str, Any]:
         doc["always_disqualifies"] = True
     if rule.veto:
         doc["veto"] = True
+    if rule.title_zh is not None:
+        doc["title_zh"] = rule.title_zh
     return doc
 
 

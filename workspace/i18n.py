@@ -2,10 +2,11 @@
 
 The language is the `lang` query parameter, else the `lang` cookie the language switch
 sets, else the best match of the browser's Accept-Language, else English. The messages
-are gettext catalogues: `translations/<locale>/LC_MESSAGES/messages.po` is committed and
-compiled at start with Babel's own `mofile` writer into a directory named by the catalogue's
-hash, so a fresh clone (or a read-only install) needs no build step and a changed .po is
-never served stale.
+are gettext catalogues, committed as `translations/<locale>/LC_MESSAGES/*.po` (one file per
+owner: `messages.po` the frame and a manager's pages, `catalog.po` the shipped deduction
+titles, others the other roles' pages), merged and compiled at start with Babel's own
+`mofile` writer into a directory named by their hash, so a fresh clone (or a read-only
+install) needs no build step and a changed .po is never served stale.
 
 The deduction catalog's titles: a shipped rule set never changes, so its codes' Chinese
 titles (the wording of seed 002) are messages of the catalogue keyed by their English
@@ -19,6 +20,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from babel import Locale
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request
@@ -56,7 +59,9 @@ def translated(message: str, **values: object) -> str:
 
 
 def current_language() -> str:
-    return str(get_locale() or DEFAULT)
+    """The page's language as LANGUAGES names it."""
+    locale = get_locale()
+    return "zh_CN" if locale is not None and locale.language == "zh" else DEFAULT
 
 
 def rule_title(rule: DeductionRule | None, code: str) -> str:
@@ -73,21 +78,31 @@ def compiled_translations() -> Path:
     """A directory holding every committed .po compiled to .mo (built once per catalogue
     content; workers racing to build it each write their own file and rename it into
     place, so none reads a half-written one)."""
-    sources = sorted(TRANSLATIONS.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    sources = sorted(TRANSLATIONS.glob("*/LC_MESSAGES/*.po"))
     fingerprint = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
     target = Path(tempfile.gettempdir()) / f"cm-ledger-translations-{fingerprint}"
-    for source in sources:
-        compiled = target / source.relative_to(TRANSLATIONS).with_suffix(".mo")
+    for locale in sorted({source.parts[-3] for source in sources}):
+        # Babel reads "zh_CN" as zh_Hans_CN, and looks for the catalogue under that name.
+        compiled = target / str(Locale.parse(locale)) / "LC_MESSAGES" / f"{DOMAIN}.mo"
         if not compiled.exists():
-            _compile(source, compiled)
+            _compile(locale, [s for s in sources if s.parts[-3] == locale], compiled)
     return target
 
 
-def _compile(source: Path, compiled: Path) -> None:
+def _compile(locale: str, sources: list[Path], compiled: Path) -> None:
+    """One catalogue of the locale's .po files (the first file's header), written as .mo."""
+    merged: Catalog | None = None
+    for source in sources:
+        with source.open("rb") as po:
+            catalog = read_po(po, locale=locale)
+        if merged is None:
+            merged = catalog
+            continue
+        for message in catalog:
+            if message.id:
+                merged[message.id] = message
     compiled.parent.mkdir(parents=True, exist_ok=True)
-    with source.open("rb") as po:
-        catalog = read_po(po, locale=source.parts[-3])
     partial = compiled.with_suffix(f".{os.getpid()}.tmp")
     with partial.open("wb") as mo:
-        write_mo(mo, catalog)
+        write_mo(mo, merged or Catalog(locale=locale))
     partial.replace(compiled)
