@@ -17,7 +17,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, Table, select
+from sqlalchemy import BindParameter, Connection, Select, Table, bindparam, select
 
 from ledger.errors import NotFound
 from ledger.quarter import Quarter
@@ -352,9 +352,10 @@ _FACT_FIELDS = (
 # --- loading ------------------------------------------------------------------------
 
 
-def _rows(conn: Connection, statement: Select[Any], cls: type[F]) -> tuple[F, ...]:
+def _rows(conn: Connection, statement: Select[Any], cls: type[F],
+          params: dict[str, Any] | None = None) -> tuple[F, ...]:
     names = [f for f in cls.__dataclass_fields__]  # type: ignore[attr-defined]
-    result = conn.execute(statement)
+    result = conn.execute(statement, params or {})
     # Columns picked by position once per statement: a posting-heavy load (a formula score
     # reads the period's postings) spent most of its time building a mapping per row.
     columns = list(result.keys())
@@ -362,29 +363,82 @@ def _rows(conn: Connection, statement: Select[Any], cls: type[F]) -> tuple[F, ..
     return tuple(cls(*pick(row)) for row in result)
 
 
-def _known(table: Table, cut: int) -> Any:
-    return table.c.position <= cut
+# The statements are built once, with bound parameters: building them per load (the
+# clauses, their coercions) cost a sixth of a score answer (cProfile, issue 18).
+# Each takes the type of the column it is compared with.
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_CUT: BindParameter[Any] = bindparam("cut")
+_BOOKED_FROM: BindParameter[Any] = bindparam("booked_from")
+_BOOKED_TO: BindParameter[Any] = bindparam("booked_to")
+
+
+def _known_at_cut(table: Table, *where: Any) -> Select[Any]:
+    return select(table).where(table.c.position <= _CUT, *where).order_by(table.c.position)
+
+
+@lru_cache(maxsize=1)
+def _statements() -> dict[str, tuple[type[Any], Select[Any]]]:
+    """Each FactSet field's statement and row class; `ids` and `cut` bound at each load."""
+    held = select(t.holdings.c.customer_id).where(t.holdings.c.manager_id.in_(_IDS))
+    their_deductions = select(t.deductions.c.deduction_id).where(
+        t.deductions.c.manager_id.in_(_IDS))
+    their_disputes = select(t.disputes.c.dispute_id).where(t.disputes.c.manager_id.in_(_IDS))
+    their_adjustments = select(t.adjustments.c.adjustment_id).where(
+        t.adjustments.c.manager_id.in_(_IDS))
+    postings = _known_at_cut(t.contributions, t.contributions.c.customer_id.in_(held))
+    return {
+        "managers": (ManagerFact, _known_at_cut(t.managers, t.managers.c.manager_id.in_(_IDS))),
+        "grades": (GradeFact, _known_at_cut(t.grades, t.grades.c.manager_id.in_(_IDS))),
+        "targets": (TargetFact, _known_at_cut(t.targets, t.targets.c.manager_id.in_(_IDS))),
+        "customers": (CustomerFact,
+                      _known_at_cut(t.customers, t.customers.c.customer_id.in_(held))),
+        "holdings": (HoldingFact, _known_at_cut(t.holdings, t.holdings.c.customer_id.in_(held))),
+        "deductions": (DeductionFact,
+                       _known_at_cut(t.deductions, t.deductions.c.manager_id.in_(_IDS))),
+        "deduction_changes": (DeductionChange, _known_at_cut(
+            t.deduction_changes, t.deduction_changes.c.deduction_id.in_(their_deductions))),
+        "disputes": (DisputeFact, _known_at_cut(t.disputes, t.disputes.c.manager_id.in_(_IDS))),
+        "dispute_steps": (DisputeStep, _known_at_cut(
+            t.dispute_steps, t.dispute_steps.c.dispute_id.in_(their_disputes))),
+        "adjustments": (AdjustmentFact,
+                        _known_at_cut(t.adjustments, t.adjustments.c.manager_id.in_(_IDS))),
+        "adjustment_changes": (AdjustmentChange, _known_at_cut(
+            t.adjustment_changes,
+            t.adjustment_changes.c.adjustment_id.in_(their_adjustments))),
+        # Every period's: a pay answer recomputes the closed periods whose corrections it pays.
+        "indicator_reports": (IndicatorReportFact, _known_at_cut(
+            t.indicator_reports, t.indicator_reports.c.manager_id.in_(_IDS))),
+        # Every plan (a few per unit and quarter); the sheets of these managers only.
+        "assessment_plans": (AssessmentPlanFact, _known_at_cut(t.assessment_plans)),
+        "sheet_steps": (SheetStep, _known_at_cut(
+            t.assessment_sheets, t.assessment_sheets.c.manager_id.in_(_IDS))),
+        "disqualification_steps": (DisqualificationStep, _known_at_cut(
+            t.disqualification_steps, t.disqualification_steps.c.manager_id.in_(_IDS))),
+        # Not FactSet fields: read by load_rulesets, load_closings and for postings.
+        "drafts": (RuleSetFact, _known_at_cut(t.rulesets)),
+        "publications": (Publication, _known_at_cut(t.ruleset_publications)),
+        "closings": (ClosingFact, _known_at_cut(t.period_closings)),
+        "postings": (ContributionFact, postings),
+        "period_postings": (ContributionFact, postings.where(
+            t.contributions.c.booked_on.between(_BOOKED_FROM, _BOOKED_TO))),
+    }
+
+
+_NOT_FIELDS = ("drafts", "publications", "closings", "postings", "period_postings")
+
+
+def _read(conn: Connection, name: str, **params: Any) -> tuple[Any, ...]:
+    cls, statement = _statements()[name]
+    return _rows(conn, statement, cls, params)
 
 
 def load_rulesets(conn: Connection, cut: int) -> RuleSets:
-    drafts = _rows(
-        conn, select(t.rulesets).where(_known(t.rulesets, cut)).order_by(t.rulesets.c.position),
-        RuleSetFact,
-    )
-    publications = _rows(
-        conn,
-        select(t.ruleset_publications)
-        .where(_known(t.ruleset_publications, cut))
-        .order_by(t.ruleset_publications.c.position),
-        Publication,
-    )
-    return RuleSets(drafts, publications)
+    return RuleSets(_read(conn, "drafts", cut=cut), _read(conn, "publications", cut=cut))
 
 
 def load_closings(conn: Connection, cut: int) -> tuple[ClosingFact, ...]:
     """Every period closing known at `cut` (a handful a year, so always all of them)."""
-    statement = select(t.period_closings).where(_known(t.period_closings, cut))
-    return _rows(conn, statement.order_by(t.period_closings.c.position), ClosingFact)
+    return _read(conn, "closings", cut=cut)
 
 
 def load(
@@ -401,64 +455,15 @@ def load(
     the score by a formula, which may use `actual`). Period closings are always loaded."""
     ids = list(manager_ids)
     rulesets = load_rulesets(conn, cut)
-    postings = postings or _formulas_published(rulesets)
-    held = select(t.holdings.c.customer_id).where(t.holdings.c.manager_id.in_(ids))
-    their_deductions = select(t.deductions.c.deduction_id).where(
-        t.deductions.c.manager_id.in_(ids)
-    )
-    their_disputes = select(t.disputes.c.dispute_id).where(t.disputes.c.manager_id.in_(ids))
-    their_adjustments = select(t.adjustments.c.adjustment_id).where(
-        t.adjustments.c.manager_id.in_(ids)
-    )
-    contributions = select(t.contributions).where(
-        t.contributions.c.customer_id.in_(held), _known(t.contributions, cut)
-    )
-    if period is not None:
-        contributions = contributions.where(
-            t.contributions.c.booked_on.between(booked_from or period.first_day, period.last_day)
-        )
-
-    def of(table: Table, cls: type[F], *where: Any) -> tuple[F, ...]:
-        statement = select(table).where(_known(table, cut), *where).order_by(table.c.position)
-        return _rows(conn, statement, cls)
-
-    return FactSet(
-        cut=cut,
-        managers=of(t.managers, ManagerFact, t.managers.c.manager_id.in_(ids)),
-        grades=of(t.grades, GradeFact, t.grades.c.manager_id.in_(ids)),
-        targets=of(t.targets, TargetFact, t.targets.c.manager_id.in_(ids)),
-        customers=of(t.customers, CustomerFact, t.customers.c.customer_id.in_(held)),
-        holdings=of(t.holdings, HoldingFact, t.holdings.c.customer_id.in_(held)),
-        contributions=_rows(
-            conn, contributions.order_by(t.contributions.c.position), ContributionFact
-        ) if postings else (),
-        deductions=of(t.deductions, DeductionFact, t.deductions.c.manager_id.in_(ids)),
-        deduction_changes=of(
-            t.deduction_changes, DeductionChange,
-            t.deduction_changes.c.deduction_id.in_(their_deductions),
-        ),
-        disputes=of(t.disputes, DisputeFact, t.disputes.c.manager_id.in_(ids)),
-        dispute_steps=of(
-            t.dispute_steps, DisputeStep, t.dispute_steps.c.dispute_id.in_(their_disputes)
-        ),
-        adjustments=of(t.adjustments, AdjustmentFact, t.adjustments.c.manager_id.in_(ids)),
-        adjustment_changes=of(
-            t.adjustment_changes, AdjustmentChange,
-            t.adjustment_changes.c.adjustment_id.in_(their_adjustments),
-        ),
-        rulesets=rulesets,
-        closings=load_closings(conn, cut),
-        # Every period's: a pay answer recomputes the closed periods whose corrections it pays.
-        indicator_reports=of(
-            t.indicator_reports, IndicatorReportFact, t.indicator_reports.c.manager_id.in_(ids),
-        ),
-        # Every plan (a few per unit and quarter); the sheets of these managers only.
-        assessment_plans=of(t.assessment_plans, AssessmentPlanFact),
-        sheet_steps=of(t.assessment_sheets, SheetStep,
-                       t.assessment_sheets.c.manager_id.in_(ids)),
-        disqualification_steps=of(t.disqualification_steps, DisqualificationStep,
-                                  t.disqualification_steps.c.manager_id.in_(ids)),
-    )
+    facts = {name: _read(conn, name, ids=ids, cut=cut)
+             for name in _statements() if name not in _NOT_FIELDS}
+    contributions: tuple[ContributionFact, ...] = ()
+    if postings or _formulas_published(rulesets):
+        contributions = _read(conn, "postings", ids=ids, cut=cut) if period is None else _read(
+            conn, "period_postings", ids=ids, cut=cut,
+            booked_from=booked_from or period.first_day, booked_to=period.last_day)
+    return FactSet(cut=cut, rulesets=rulesets, closings=load_closings(conn, cut),
+                   contributions=contributions, **facts)
 
 
 def _formulas_published(rulesets: RuleSets) -> bool:
