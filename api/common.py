@@ -69,8 +69,17 @@ class LedgerBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest ships n
     ARGUMENTS_PARSER = LedgerParser()
 
     def allow(self, *roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Only these roles may call the route (DESIGN §9); documents them too."""
-        return allow(self, roles)
+        """Only these roles may call the route (DESIGN §9); documents them, and the 401 and
+        403 (api/errors.py DOCUMENTED_PROBLEMS) every such route can answer."""
+        guarded = allow(self, roles)
+        unauthenticated = self.alt_response(401, "Unauthenticated")
+        wrong_role = self.alt_response(403, "WrongRole")
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            documented: Callable[..., Any] = unauthenticated(wrong_role(guarded(view)))
+            return documented
+
+        return decorator
 
     def command(
         self, status: int, schema: type[ma.Schema], reply: Reply
@@ -84,9 +93,11 @@ class LedgerBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest ships n
                            "Same key, other body: 409.",
         }])
         responds = self.response(status, schema)
+        refused = self.alt_response(409, "Refused")  # rules, concurrent change, key reused
 
         def decorator(route: Callable[..., Any]) -> Callable[..., Any]:
-            wrapped: Callable[..., Any] = responds(documented(idempotent(status, reply)(route)))
+            wrapped: Callable[..., Any] = refused(responds(documented(
+                idempotent(status, reply)(route))))
             return wrapped
 
         return decorator

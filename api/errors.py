@@ -11,10 +11,12 @@ from __future__ import annotations
 import http
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import marshmallow as ma
 import sqlalchemy.exc as sa
+from apispec import BasePlugin
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from flask import Flask, Response, current_app, g, request
 from flask_smorest import Api  # type: ignore[import-untyped]
@@ -190,6 +192,10 @@ class LedgerApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
         return problem(status, error.description or http.HTTPStatus(status).phrase,
                        headers=headers)
 
+    def _init_spec(self, *, extra_plugins: Any = None, **options: Any) -> None:
+        super()._init_spec(extra_plugins=[*(extra_plugins or ()), ProblemResponses()],
+                           **options)
+
     def _register_responses(self) -> None:
         for status in http.HTTPStatus:
             response: dict[str, Any] = {"description": status.phrase}
@@ -200,6 +206,96 @@ class LedgerApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
         default = {"description": "A problem report", "schema": self.ERROR_SCHEMA}
         prepare_response(default, self.spec, PROBLEM_JSON)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
+        for name, documented in DOCUMENTED_PROBLEMS.items():
+            self.spec.components.response(name, documented.response(self.ERROR_SCHEMA))
+
+
+@dataclass(frozen=True)
+class DocumentedProblem:
+    """A refusal as the OpenAPI document names it on each operation that can answer it."""
+
+    status: int
+    description: str
+    slug: str
+    detail: str
+    headers: tuple[str, ...] = ()
+
+    def response(self, schema: type[ma.Schema]) -> dict[str, Any]:
+        example = {"type": PROBLEM_BASE + self.slug,
+                   "title": self.slug.replace("-", " ").capitalize(),
+                   "status": self.status, "detail": self.detail,
+                   "instance": "/api/v1/managers/M1/score", "request_id": "8c1f…"}
+        return {
+            "description": f"{self.description} (see {PROBLEM_BASE}{self.slug})",
+            "content": {PROBLEM_JSON: {"schema": schema, "example": example}},
+            **({"headers": {h: {"schema": {"type": "string"}} for h in self.headers}}
+               if self.headers else {}),
+        }
+
+
+DOCUMENTED_PROBLEMS: dict[str, DocumentedProblem] = {
+    "Unauthenticated": DocumentedProblem(
+        401, "No valid, unrevoked, unexpired bearer token", "unauthenticated",
+        "send a valid, unrevoked, unexpired token: Authorization: Bearer <token>",
+        ("WWW-Authenticate",)),
+    "WrongRole": DocumentedProblem(
+        403, "The token's role may not call this operation (x-roles), or a manager asked "
+        "for another manager's data", "wrong-role",
+        "role manager may not do this; allowed: supervisor"),
+    "NotFound": DocumentedProblem(404, "A resource named in the path does not exist",
+                                  "not-found", "no manager M9"),
+    "Refused": DocumentedProblem(
+        409, "A business rule refused the command, or another request changed the same data "
+        "first, or the Idempotency-Key was used for another request", "rule-violation",
+        "a dispute may be filed within 5 business days of the deduction"),
+    "Invalid": DocumentedProblem(422, "A field is missing, malformed or out of range; "
+                                 "`errors` names each", "invalid-input",
+                                 "points: must be between 1 and 1000"),
+    "Unavailable": DocumentedProblem(
+        503, "The database is away or busy, or the read models lag; retry after Retry-After "
+        "seconds (with the same Idempotency-Key for a command)", UNAVAILABLE,
+        "the database is unavailable; retry shortly", ("Retry-After",)),
+}
+"""Component responses: `LedgerBlueprint.allow` puts 401 and 403 on every protected
+operation, `command` 409 and 422 on every command; ProblemResponses adds the rest."""
+
+
+class ProblemResponses(BasePlugin):
+    """Completes each operation as it is registered: a unique operationId (the view's name,
+    for client generators), 404 where the path names a resource, 503 wherever the database
+    is asked, 422 where there are parameters to get wrong."""
+
+    def __init__(self) -> None:
+        self.operation_ids: set[str] = set()
+
+    def operation_helper(self, path: str | None = None,
+                         operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        rule = kwargs.get("rule")
+        for method, operation in (operations or {}).items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            operation.setdefault("operationId", self._operation_id(rule, method))
+            responses = operation["responses"]
+            if path and "{" in path:
+                responses.setdefault("404", "NotFound")
+            if path and path.startswith("/api/"):
+                responses.setdefault("503", "Unavailable")
+            if operation.get("parameters") or "requestBody" in operation or "{" in (path or ""):
+                responses.setdefault("422", "Invalid")
+
+    def _operation_id(self, rule: Any, method: str) -> str:
+        name = str(getattr(rule, "endpoint", method)).rsplit(".", 1)[-1]
+        blueprint = str(getattr(rule, "endpoint", "")).split(".", 1)[0].lower()
+        candidate = _camel(name)
+        if candidate in self.operation_ids:
+            candidate = _camel(f"{blueprint}_{name}_{method}")
+        self.operation_ids.add(candidate)
+        return candidate
+
+
+def _camel(name: str) -> str:
+    first, *rest = [part for part in name.replace("-", "_").split("_") if part]
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def register_error_handlers(app: Flask) -> None:

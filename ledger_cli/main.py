@@ -13,6 +13,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from ledger_cli.app import build_application
 from ledger_cli.backup import backup_command, restore_command
+from ledger_cli.errors import LedgerGroup
 from ledger_cli.imports import import_
 from ledger_cli.projections import projections
 from ledger_cli.rulesets import rulesets
@@ -26,9 +27,13 @@ if TYPE_CHECKING:
     from persistence.tokens import TokenStore
 
 
-@click.group()
+@click.group(cls=LedgerGroup)
+@click.version_option(package_name="cm-ledger", prog_name="ledger")
 def main() -> None:
-    """Operate the customer-manager assessment ledger."""
+    """Operate the customer-manager assessment ledger.
+
+    A refusal by the ledger exits 1 with one line saying why; a database that is missing,
+    not migrated or unreachable exits 3; wrong usage exits 2."""
 
 
 @main.group()

@@ -6,11 +6,15 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import date, datetime
 from types import FrameType
 from typing import Any
 
 import click
+from sqlalchemy import select
+
+from ledger_cli.errors import echo_json, json_option, reads_only
 
 MAX_PAGE = 10_000
 
@@ -110,11 +114,17 @@ def rebuild(version: str | None, name: str | None, page: int) -> None:
 
 
 @projections.command()
-def status() -> None:
+@json_option
+@reads_only
+def status(as_json: bool) -> None:
     """Position and lag of every projection."""
     from projections import runner
 
-    for row in runner.status(_application()):
+    rows = runner.status(_application())
+    if as_json:
+        echo_json([{**asdict(row), "lag": row.lag} for row in rows])
+        return
+    for row in rows:
         position = "-" if row.position is None else str(row.position)
         extra = f" ruleset={row.ruleset_version}" if row.ruleset_version else ""
         extra += " REBUILDING (rerun the rebuild to finish)" if row.rebuilding else ""
@@ -125,7 +135,9 @@ def status() -> None:
 @click.argument("before")
 @click.argument("after")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 1000))
-def diff(before: str, after: str, limit: int) -> None:
+@json_option
+@reads_only
+def diff(before: str, after: str, limit: int, as_json: bool) -> None:
     """Per manager and figure: before, after, delta, and the rules and events behind it."""
     from projections import runner
     from projections.database import engine_for
@@ -133,14 +145,32 @@ def diff(before: str, after: str, limit: int) -> None:
     from projections.materialised import diff as figures_diff
 
     app = _application()
+    _refuse_unknown_views(app, before, after)
     if LIVE in (before, after):
         runner.follow(app)  # The live view answers as of the head, like every query.
     changed = figures_diff(engine_for(app), before, after, limit)
+    if as_json:
+        echo_json(changed)
+        return
     if not changed:
         click.echo(f"no differences between {before} and {after}")
     for key in changed:
         for line in _diff_lines(key):
             click.echo(line)
+
+
+def _refuse_unknown_views(app: Any, *names: str) -> None:
+    """A name that is no view is an error, not "everything differs" (issue 20)."""
+    from ledger.errors import NotFound
+    from projections import tables as t
+    from projections.database import engine_for, reading
+    from projections.materialised import LIVE
+
+    with reading(engine_for(app)) as conn:
+        known = {LIVE, *conn.execute(select(t.views.c.view_name)).scalars()}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise NotFound(f"no view named {', '.join(unknown)}; views: {', '.join(sorted(known))}")
 
 
 def _diff_lines(key: Any) -> Iterator[str]:
@@ -169,8 +199,11 @@ def _diff_lines(key: Any) -> Iterator[str]:
 @click.option("--known-at", type=str, default=None,
               help="RFC 3339 instant, e.g. 2026-03-01T00:00:00Z")
 @click.option("--explain", is_flag=True)
+@json_option
+@reads_only
 def show(
-    manager_id: str, period: str, as_of: datetime | None, known_at: str | None, explain: bool
+    manager_id: str, period: str, as_of: datetime | None, known_at: str | None, explain: bool,
+    as_json: bool,
 ) -> None:
     """Print a manager's score and pay for a period, at any as_of and known_at."""
     from projections.read_side import ReadSide
@@ -180,6 +213,9 @@ def show(
     instant = _instant(known_at)
     score = figures.score(manager_id, period, as_of=day, known_at=instant, explain=explain)
     pay = figures.pay(manager_id, period, as_of=day, known_at=instant)
+    if as_json:
+        echo_json({"score": score, "pay": pay})
+        return
     click.echo(f"{manager_id} {period} as of {score['as_of']} known at "
                f"{score['known_at'].isoformat()} under {score['ruleset_version']}")
     click.echo(f"score {score['score']} ({score['rating']}), error points {score['error_points']}, "

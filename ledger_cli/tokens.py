@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import click
 
 from ledger_cli.app import build_application
+from ledger_cli.errors import echo_json, json_option, reads_only
 
 if TYPE_CHECKING:
     from persistence.tokens import TokenInfo, TokenStore
@@ -62,9 +64,15 @@ def create(role: str, subject: str, manager_id: str | None, expires_in: str | No
 
 @token.command("list")
 @click.option("--all", "include_ended", is_flag=True, help="also revoked and expired tokens")
-def list_tokens(include_ended: bool) -> None:
+@json_option
+@reads_only
+def list_tokens(include_ended: bool, as_json: bool) -> None:
     """List tokens: id (the start of its hash), role, subject, times; never a token."""
     now = datetime.now(UTC)
+    if as_json:
+        echo_json([{**asdict(info), "state": info.state(now)}
+                   for info in _store().listing(include_ended=include_ended)])
+        return
     click.echo("id           state    role        subject                manager  created"
                "           expires           last used")
     for info in _store().listing(include_ended=include_ended):

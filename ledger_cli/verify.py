@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -14,6 +15,7 @@ from ledger.application import LedgerApplication
 from ledger.audit import AuditContext, acting_as
 from ledger.errors import HeadFileInvalid, LedgerError
 from ledger_cli.app import build_application
+from ledger_cli.errors import echo_json, json_option, reads_only
 from persistence.engines import engine_for
 from persistence.head import (
     SignedHead,
@@ -106,15 +108,18 @@ def _report_views(differences: list[Difference], compared: int) -> bool:
     return False
 
 
-def _keep_head(app: LedgerApplication, result: VerifyResult, export_to: Path | None) -> None:
+def _keep_head(app: LedgerApplication, result: VerifyResult, export_to: Path | None,
+               quiet: bool = False) -> None:
     if not os.environ.get(KEY_FILE):
         raise click.UsageError(f"set {KEY_FILE} to the operator's Ed25519 private key (PEM)")
     head = sign_head(result, load_private_key(Path(os.environ[KEY_FILE])))
     record_head(engine_for(app), head)
     if export_to is not None:
         write_head(head, export_to)
-        click.echo(f"head at position {result.head_position} written to {export_to}")
-    click.echo(f"head at position {result.head_position} kept in chain_heads")
+        if not quiet:
+            click.echo(f"head at position {result.head_position} written to {export_to}")
+    if not quiet:
+        click.echo(f"head at position {result.head_position} kept in chain_heads")
 
 
 @click.command(name="verify")
@@ -129,22 +134,37 @@ def _keep_head(app: LedgerApplication, result: VerifyResult, export_to: Path | N
               help="prove the log still extends a previously exported head (repeatable)")
 @click.option("--views", is_flag=True,
               help="also replay the log into a scratch copy of the read models and compare")
+@json_option
+@reads_only
 def verify_command(
-    export_to: Path | None, checkpoint: bool, against: tuple[Path, ...], views: bool
+    export_to: Path | None, checkpoint: bool, against: tuple[Path, ...], views: bool,
+    as_json: bool,
 ) -> None:
     """Recompute the hash chain and its seals over the whole log, compare it with the signed
-    heads, and name every bad position, the first one first."""
+    heads, and name every bad position, the first one first. Exit 1 when anything fails."""
     app = build_application()  # held: the application closes its pool when collected
     recorder = event_log(app.recorder)
     result = _run_audit(recorder, _head_files(against))
-    sound = _report_chain(result)
+    sound = not result.problems if as_json else _report_chain(result)
     if sound and (export_to is not None or checkpoint):
-        _keep_head(app, result, export_to)
+        _keep_head(app, result, export_to, quiet=as_json)
+    report: dict[str, Any] = _chain_json(result)
     if views:
         differences, compared = check_views(app)
-        sound = _report_views(differences, compared) and sound
+        report["views"] = {"ok": not differences, "compared": compared,
+                           "differences": [d.describe() for d in differences]}
+        sound = (not differences if as_json else _report_views(differences, compared)) and sound
+    if as_json:
+        echo_json({"ok": sound, **report})
     if not sound:
         sys.exit(1)
+
+
+def _chain_json(result: VerifyResult) -> dict[str, Any]:
+    return {"checked": result.checked, "keyed": result.keyed,
+            "head_position": result.head_position,
+            "problems": [{"position": p.position, "kind": p.kind, "detail": p.detail}
+                         for p in result.problems]}
 
 
 @click.group(name="head-key")
