@@ -1,6 +1,139 @@
-"""The auditor's pages (DESIGN §15): any manager and period at any cut, the trails of
-deductions and disputes, verify, the audit feed. (Helper B2 fills this module.)"""
+"""The auditor's pages (DESIGN §15): every manager's figures at any cut, the whole trail of
+a deduction or a dispute, the chain's verification with the first bad position, and the
+audit feed.
+
+A manager's quarter at a cut, with the score chart, is the one page every role shares
+(`/app/managers/{id}`, manager_pages); the auditor reaches it from the list here with the
+cut carried along. The trail pages are the ones the chart's steps link to, so they admit
+whoever may read the trail over the API (GET /deductions/{id}, GET /disputes/{id}), a
+manager only their own. Every query is the API's own (the read side, the application,
+the verifier); nothing calls the API over loopback.
+"""
 
 from __future__ import annotations
 
-from workspace import blp  # noqa: F401  (routes register on the blueprint)
+import os
+from typing import Any
+from uuid import UUID
+
+from flask import render_template, request, url_for
+
+from api.audit import LogArgs, log_item
+from api.managers import ManagerListArgs
+from api.scores_and_pay import PeriodArgs
+from api.trail import trail
+from ledger.dispute import OUTCOMES
+from ledger.quarter import Quarter
+from persistence.head import audit
+from persistence.seal import keyring_from_environment
+from persistence.verify import event_log
+from projections.master_data import manager_ids
+from workspace import blp
+from workspace.forms import cut, load
+from workspace.session import ledger, own_manager_or_403, pages_for, read_side, signed_in
+
+MANAGERS_PAGE = 25
+"""Managers per page of the auditor's list: each row computes a score at the cut."""
+CUT_FIELDS = ("period", "as_of", "known_at")
+DECIDERS = {"open": ("supervisor", "decide_dispute"), "appealed": ("approver", "decide_appeal")}
+"""Who is offered the decision form, by the dispute's status, and where it posts: a
+reviewer decides an open dispute, the appeal board an appealed one. Whether this person
+may decide (never the recorder) is the ledger's rule, checked when the form is sent."""
+
+
+@blp.get("/audit/managers")
+@pages_for("auditor")
+def audit_managers() -> Any:
+    """Every manager with their score at the cut, each linking to their quarter."""
+    args = load(PeriodArgs, cut(request.args), CUT_FIELDS)
+    listing = load(ManagerListArgs, request.args, ("unit", "after"))
+    period = str(args.get("period") or Quarter.of(args.get("as_of") or ledger().today()))
+    page = manager_ids(read_side(), unit=listing.get("unit"), after=listing.get("after"),
+                       limit=MANAGERS_PAGE)
+    rows = [(ledger().manager(i), read_side().score(i, period, as_of=args.get("as_of"),
+                                                     known_at=args.get("known_at")))
+            for i in page.ids]
+    picked = {k: request.args.get(k, "") for k in CUT_FIELDS}
+    return render_template(
+        "auditor/managers.html", rows=rows, period=period, picked=picked,
+        carried={k: v for k, v in {**picked, "period": period}.items() if v},
+        next_url=url_here(after=page.next_after) if page.next_after else None)
+
+
+@blp.get("/deductions/<uuid:deduction_id>")
+@pages_for("auditor", "supervisor", "manager")
+def deduction_page(deduction_id: UUID) -> Any:
+    """A deduction, its status and its whole trail with its dispute's, in log order."""
+    app = ledger()
+    deduction = app.deduction(deduction_id)
+    own_manager_or_403(deduction.manager_id)
+    rules = app.ruleset(deduction.ruleset_version)
+    points = deduction.error_points(rules.score.aggravation_factor)
+    disputed = app.history(deduction.dispute_id) if deduction.dispute_id else []
+    return render_template(
+        "auditor/deduction.html", deduction=deduction, points=points,
+        score_delta=-points * rules.score.points_to_score,
+        rule=rules.deductions.get(deduction.rule_code),
+        dispute_by=app.dispute_deadline(deduction),
+        steps=trail(app.history(deduction_id), disputed), manager_id=deduction.manager_id,
+        period=str(Quarter.of(deduction.effective_on)))
+
+
+@blp.get("/disputes/<uuid:dispute_id>")
+@pages_for("auditor", "supervisor", "approver", "manager")
+def dispute_page(dispute_id: UUID) -> Any:
+    """A dispute and its whole trail; a reviewer or the appeal board decides on it here."""
+    return render_dispute(dispute_id)
+
+
+def render_dispute(dispute_id: UUID, *, refusal: str | None = None, status: int = 200,
+                   errors: dict[str, list[str]] | None = None) -> Any:
+    """The dispute page; a refused decision comes back to it with the ledger's message,
+    the fields it names, and what was typed."""
+    app = ledger()
+    dispute = app.dispute(dispute_id)
+    own_manager_or_403(dispute.manager_id)
+    deduction = app.deduction(dispute.deduction_id)
+    steps = trail(app.history(dispute_id), app.history(dispute.deduction_id))
+    return render_template(
+        "auditor/dispute.html", dispute=dispute, deduction=deduction, steps=steps,
+        appeal_by=app.appeal_deadline(dispute), decision=_decision_endpoint(dispute.status),
+        outcomes=OUTCOMES, refusal=refusal, errors=errors or {},
+        typed=request.form if refusal else {}, manager_id=dispute.manager_id,
+        period=str(Quarter.of(deduction.effective_on))), status
+
+
+def _decision_endpoint(status: str) -> str | None:
+    who = signed_in()
+    role, endpoint = DECIDERS.get(status, ("", ""))
+    return f"workspace.{endpoint}" if who is not None and who.role == role else None
+
+
+@blp.get("/audit/verify")
+@pages_for("auditor")
+def verify_page() -> Any:
+    """Recomputes the chain and its seals and compares it with the signed heads, as GET
+    /audit/verify does; names every bad position, the first one first."""
+    result = audit(event_log(ledger().recorder), keyring=keyring_from_environment(),
+                   trusted_public_key=os.environ.get("LEDGER_HEAD_PUBLIC_KEY") or None)
+    return render_template("auditor/verify.html", result=result)
+
+
+@blp.get("/audit/events")
+@pages_for("auditor")
+def audit_feed() -> Any:
+    """The global log in order, a page after a position, paged as GET /audit/events."""
+    args = load(LogArgs, request.args, ("after", "limit"))
+    app = ledger()
+    rows = event_log(app.recorder).select_log(args["after"], args["limit"])
+    full = len(rows) == args["limit"]
+    return render_template(
+        "auditor/events.html", items=[log_item(app, row) for row in rows], after=args["after"],
+        next_url=url_here(after=rows[-1].position) if full else None)
+
+
+def url_here(**changed: Any) -> str:
+    """This page again with some query arguments changed (the next page of a list)."""
+    args: dict[str, Any] = {**request.args.to_dict(), **(request.view_args or {}),
+                            **{k: str(v) for k, v in changed.items()}}
+    return url_for(str(request.endpoint), **args)

@@ -12,9 +12,14 @@ from persistence.tokens import Principal
 NAV: dict[str, tuple[tuple[str, str], ...]] = {
     "manager": (("My quarter", "/app/managers/{manager_id}"),),
     "auditor": (("Managers", "/app/audit/managers"), ("Audit feed", "/app/audit/events"),
-                ("Verify", "/app/audit/verify")),
-    "supervisor": (("Disputes to decide", "/app/queues/disputes"),),
-    "approver": (("Disputes to decide", "/app/queues/disputes"),),
+                ("Verify", "/app/audit/verify"), ("Pay list", "/app/reports/pay-list"),
+                ("Standings", "/app/standings"), ("Rule sets", "/app/rulesets")),
+    "supervisor": (("Disputes to decide", "/app/queues/disputes"),
+                   ("Scoring sheets", "/app/queues/sheets"), ("Standings", "/app/standings")),
+    "approver": (("Appeals to decide", "/app/queues/disputes"),
+                 ("Adjustments to approve", "/app/queues/adjustments"),
+                 ("Scoring sheets", "/app/queues/sheets"), ("Standings", "/app/standings"),
+                 ("Pay list", "/app/reports/pay-list"), ("Close a period", "/app/periods")),
     "operator": (("Rule sets", "/app/rulesets"),),
     "integrator": (),
 }

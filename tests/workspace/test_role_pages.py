@@ -1,0 +1,398 @@
+"""The role pages of the workspace (DESIGN §15) through Flask's test client: the auditor's,
+the supervisor's and approver's queues and forms, the operator's rule sets.
+
+Each person signs in through the sign-in form with their own cookie jar; the bank is set
+up through the API with bearer tokens, and every form is sent with the CSRF token its page
+carries. A refused form must show the ledger's refusal on the page and append nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from dbsupport import fresh_sqlite_url
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from api import LEDGER, create_app
+from ledger.ruleset_document import default_document
+from persistence.tokens import TokenStore
+from persistence.url import environment_for, sqlite_path
+
+# name -> (role, subject, manager id); sup-1 records every deduction, sup-2 reviews.
+PRINCIPALS: dict[str, tuple[str, str, str | None]] = {
+    "supervisor": ("supervisor", "sup-1", None),
+    "reviewer": ("supervisor", "sup-2", None),
+    "integrator": ("integrator", "credit-system", None),
+    "m1": ("manager", "m1-user", "M1"),
+    "m2": ("manager", "m2-user", "M2"),
+    "approver": ("approver", "appr-1", None),
+    "approver2": ("approver", "appr-2", None),
+    "auditor": ("auditor", "aud-1", None),
+    "operator": ("operator", "ops-1", None),
+}
+Q1 = {"period": "2026Q1", "as_of": "2026-03-31"}
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+class Bank:
+    """The app, a token per principal, the API as each of them, and a browser each."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.ledger: Any = app.extensions[LEDGER]
+        self.ledger.ensure_rulebook()
+        store = TokenStore.of(self.ledger)
+        self.tokens = {name: store.create(role=r, subject=s, manager_id=m)
+                       for name, (r, s, m) in PRINCIPALS.items()}
+        self.api = app.test_client()
+        self._browsers: dict[str, FlaskClient] = {}
+
+    # --- the API, to set the bank up ---------------------------------------------------
+
+    def call(self, method: str, path: str, who: str, body: Any = None, status: int = 200) -> Any:
+        response = self.api.open("/api/v1" + path, method=method, json=body,
+                                 headers={"Authorization": f"Bearer {self.tokens[who]}"})
+        assert response.status_code == status, response.get_data(as_text=True)
+        return response.get_json()
+
+    def events(self) -> int:
+        return int(self.ledger.recorder.max_notification_id() or 0)
+
+    def worked_example(self) -> dict[str, str]:
+        """DESIGN §4: M1 at 740 with B1, C7 and S3 recorded by sup-1; returns their ids."""
+        self.call("POST", "/managers", "supervisor",
+                  {"id": "M1", "name": "李伟", "grade": "B", "unit": "Branch 1"}, 201)
+        self.call("POST", "/managers", "supervisor",
+                  {"id": "M2", "name": "Zhang Min", "grade": "A", "unit": "Branch 1"}, 201)
+        for cid, last_year in (("C1", "400000"), ("C2", "200000"), ("C3", "150000")):
+            self.call("POST", "/customers", "supervisor", {
+                "id": cid, "name": f"Customer {cid}", "class": "good",
+                "industry": "manufacturing", "chain": None, "group": None,
+                "last_year_contribution": last_year}, 201)
+            self.call("POST", f"/customers/{cid}/assignments", "supervisor", {
+                "manager_id": "M1", "effective_on": "2026-01-01", "reason": "opening"})
+        self.call("PUT", "/managers/M1/targets/2026Q1", "supervisor",
+                  {"incremental": "50000", "reason": "plan"})
+        for n, (cid, amount) in enumerate((("C1", "120000"), ("C2", "60000"),
+                                           ("C3", "70000")), start=1):
+            self.call("POST", "/contributions", "integrator", {
+                "customer_id": cid, "booked_on": "2026-02-15", "interest_income": amount,
+                "deposit_earnings": "0", "fee_income": "0", "source_system": "CREDIT",
+                "external_id": f"P{n}"}, 201)
+        return {code: self.call("POST", "/deductions", "supervisor", deduction(code), 201)["id"]
+                for code in ("B1", "C7", "S3")}
+
+    def dispute(self, deduction_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self.call("POST", f"/deductions/{deduction_id}/disputes", "m1",
+                                           {"reason": "not my customer"}, 201)
+        return answer
+
+    def score(self, known_at: str | None = None) -> int:
+        cut = {"known_at": known_at} if known_at else {}
+        response = self.api.get("/api/v1/managers/M1/score", query_string={**Q1, **cut},
+                                headers={"Authorization": f"Bearer {self.tokens['auditor']}"})
+        return int(response.get_json()["score"])
+
+    # --- the pages, as a person in a browser -----------------------------------------
+
+    def browser(self, who: str) -> FlaskClient:
+        """A client with its own cookies, signed in through the sign-in form."""
+        if who not in self._browsers:
+            client = self.app.test_client()
+            form = client.get("/app/sign-in")
+            signed = client.post("/app/sign-in", data={
+                "token": self.tokens[who], "csrf_token": csrf_of(form)})
+            assert signed.status_code in (302, 303), signed.get_data(as_text=True)
+            self._browsers[who] = client
+        return self._browsers[who]
+
+    def page(self, who: str, path: str, status: int = 200, **query: Any) -> str:
+        response = self.browser(who).get(path, query_string=query)
+        assert response.status_code == status, (path, response.get_data(as_text=True)[:2000])
+        return response.get_data(as_text=True)
+
+    def send(self, who: str, form_page: str, action: str, fields: dict[str, str],
+             status: int = 303) -> TestResponse:
+        """Sends a form as its page carries it: with the page's CSRF token."""
+        token = csrf_of(self.browser(who).get(form_page))
+        response = self.browser(who).post(action, data={**fields, "csrf_token": token})
+        assert response.status_code == status, response.get_data(as_text=True)[:2000]
+        return response
+
+    def refused_form(self, who: str, form_page: str, action: str, fields: dict[str, str],
+                     status: int) -> str:
+        """A form the ledger refuses: the page shows why, and nothing was appended."""
+        before = self.events()
+        text = self.send(who, form_page, action, fields, status).get_data(as_text=True)
+        assert 'id="refusal"' in text, text[:2000]
+        assert self.events() == before, "a refused form appended events"
+        return text
+
+
+def deduction(code: str, manager_id: str = "M1") -> dict[str, Any]:
+    return {"manager_id": manager_id, "rule_code": code, "occurrences": 1, "aggravated": False,
+            "effective_on": "2026-02-01", "description": f"{code} found in review"}
+
+
+def csrf_of(response: TestResponse) -> str:
+    found = CSRF.search(response.get_data(as_text=True))
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+def score_on_page(text: str) -> int:
+    found = re.search(r'id="score"[^>]*>\s*(\d+)', text)
+    assert found, text[:3000]
+    return int(found.group(1))
+
+
+@pytest.fixture
+def bank() -> Iterator[Bank]:
+    app = create_app({"LEDGER_ENV": environment_for(fresh_sqlite_url())})
+    yield Bank(app)
+    app.extensions[LEDGER].close()
+
+
+# --- disputes: the queue, the decision form, the worked example ------------------------
+
+
+def test_a_reviewer_decides_through_the_form_and_the_score_moves_from_740_to_940(
+    bank: Bank,
+) -> None:
+    ids = bank.worked_example()
+    filed = bank.dispute(ids["S3"])
+    quarter = "/app/managers/M1"
+    assert score_on_page(bank.page("auditor", quarter, **Q1)) == 740
+    # The dispute waits in the reviewers' queue, linking to its page and its form.
+    queue = bank.page("reviewer", "/app/queues/disputes")
+    dispute_page = f"/app/disputes/{filed['id']}"
+    assert dispute_page in queue
+    page = bank.page("reviewer", dispute_page)
+    for field in ('name="outcome"', 'name="points"', 'name="reason"', 'id="decide"'):
+        assert field in page
+    # A reviewer who did not record S3 upholds it through the form.
+    sent = bank.send("reviewer", dispute_page, f"{dispute_page}/decision",
+                     {"outcome": "upheld", "points": "", "reason": "the complaint was not upheld"})
+    assert sent.headers["Location"].endswith(dispute_page)
+    decided = bank.page("reviewer", dispute_page)
+    assert "upheld" in decided and 'id="decide"' not in decided
+    assert bank.score() == 940
+    assert score_on_page(bank.page("auditor", quarter, **Q1)) == 940
+    # As known when the dispute was filed, the auditor still reads 740.
+    assert score_on_page(bank.page("auditor", quarter, **Q1,
+                                   known_at=filed["recorded_at"])) == 740
+    # Decided, it leaves the queue.
+    assert dispute_page not in bank.page("reviewer", "/app/queues/disputes")
+
+
+def test_the_recorder_deciding_is_refused_on_the_page_and_nothing_is_appended(
+    bank: Bank,
+) -> None:
+    ids = bank.worked_example()
+    filed = bank.dispute(ids["S3"])
+    dispute_page = f"/app/disputes/{filed['id']}"
+    text = bank.refused_form("supervisor", dispute_page, f"{dispute_page}/decision",
+                             {"outcome": "upheld", "reason": "my own"}, 403)
+    assert "recorded" in text.lower()
+    assert bank.score() == 740
+
+
+def test_a_partly_upheld_decision_without_points_is_refused_naming_the_field(
+    bank: Bank,
+) -> None:
+    ids = bank.worked_example()
+    filed = bank.dispute(ids["S3"])
+    dispute_page = f"/app/disputes/{filed['id']}"
+    text = bank.refused_form("reviewer", dispute_page, f"{dispute_page}/decision",
+                             {"outcome": "partly_upheld", "reason": "halve it"}, 422)
+    assert "points" in text
+    bank.refused_form("reviewer", dispute_page, f"{dispute_page}/decision",
+                      {"outcome": "maybe", "reason": "x"}, 422)
+
+
+def test_a_form_without_its_csrf_token_is_refused_and_appends_nothing(bank: Bank) -> None:
+    ids = bank.worked_example()
+    filed = bank.dispute(ids["S3"])
+    before = bank.events()
+    response = bank.browser("reviewer").post(f"/app/disputes/{filed['id']}/decision", data={
+        "outcome": "upheld", "reason": "no token"})
+    assert response.status_code == 400
+    response = bank.browser("reviewer").post(f"/app/disputes/{filed['id']}/decision", data={
+        "outcome": "upheld", "reason": "forged", "csrf_token": "forged"})
+    assert response.status_code == 400
+    assert bank.events() == before and bank.score() == 740
+
+
+def test_an_appeal_is_decided_by_an_approver_on_the_dispute_page(bank: Bank) -> None:
+    ids = bank.worked_example()
+    filed = bank.dispute(ids["S3"])
+    page = f"/app/disputes/{filed['id']}"
+    bank.send("reviewer", page, f"{page}/decision", {"outcome": "rejected", "reason": "stands"})
+    bank.call("POST", f"/disputes/{filed['id']}/appeal", "m1", {"reason": "please look again"})
+    assert page in bank.page("approver", "/app/queues/disputes")
+    assert page not in bank.page("reviewer", "/app/queues/disputes")
+    assert 'id="decide"' in bank.page("approver", page)
+    bank.send("approver", page, f"{page}/appeal/decision",
+              {"outcome": "partly_upheld", "points": "10", "reason": "half of it"})
+    assert bank.score() == 840
+
+
+# --- the trails ---------------------------------------------------------------------------
+
+
+def test_the_trail_pages_show_every_step_and_a_manager_only_their_own(bank: Bank) -> None:
+    ids = bank.worked_example()
+    filed = bank.dispute(ids["S3"])
+    deduction_page, dispute_page = f"/app/deductions/{ids['S3']}", f"/app/disputes/{filed['id']}"
+    for who in ("auditor", "supervisor", "m1"):
+        text = bank.page(who, deduction_page)
+        assert "sup-1" in text and "m1-user" in text and "not my customer" in text
+    for who in ("auditor", "supervisor", "approver", "m1"):
+        assert "not my customer" in bank.page(who, dispute_page)
+    bank.page("m2", deduction_page, 403)
+    bank.page("m2", dispute_page, 403)
+    bank.page("approver", deduction_page, 403)  # as GET /deductions/{id}
+    bank.page("operator", dispute_page, 403)
+    bank.page("auditor", "/app/deductions/00000000-0000-4000-8000-000000000000", 404)
+
+
+# --- verify and the feed ---------------------------------------------------------------------
+
+
+def test_verify_names_the_first_bad_position_after_tampering(bank: Bank) -> None:
+    bank.worked_example()
+    assert 'id="first-bad"' not in bank.page("auditor", "/app/audit/verify")
+    path = sqlite_path("sqlite:///" + bank.ledger.recorder.datastore.pool.db_name)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DROP TRIGGER IF EXISTS events_no_update")
+        position = conn.execute("SELECT MIN(position) FROM events "
+                                "WHERE topic LIKE '%Deduction.Recorded'").fetchone()[0]
+        conn.execute("UPDATE events SET state = CAST(replace(CAST(state AS TEXT), "
+                     "'found in review', 'found in rewiev') AS BLOB) "
+                     "WHERE position = ?", (position,))
+    conn.close()
+    text = bank.page("auditor", "/app/audit/verify")
+    found = re.search(r'id="first-bad"[^>]*>\s*(\d+)', text)
+    assert found and int(found.group(1)) == position
+
+
+def test_the_audit_feed_pages_like_the_api(bank: Bank) -> None:
+    bank.worked_example()
+    total = bank.events()
+    first = bank.page("auditor", "/app/audit/events", limit=5)
+    assert [int(p) for p in re.findall(r'id="event-(\d+)"', first)] == [1, 2, 3, 4, 5]
+    assert "after=5" in first and "sup-1" in first
+    last = bank.page("auditor", "/app/audit/events", after=total - 2, limit=5)
+    assert [int(p) for p in re.findall(r'id="event-(\d+)"', last)] == [total - 1, total]
+    assert 'rel="next"' not in last
+    assert "limit" in bank.page("auditor", "/app/audit/events", 422, limit=5000)
+
+
+# --- adjustments, the pay list, closing ------------------------------------------------------
+
+
+def test_an_adjustment_is_approved_through_its_form_and_leaves_the_queue(bank: Bank) -> None:
+    bank.worked_example()
+    proposed = bank.call("POST", "/adjustments", "supervisor", {
+        "manager_id": "M1", "period": "2026Q1", "points": 20, "reason": "branch award"}, 201)
+    queue = "/app/queues/adjustments"
+    assert "branch award" in bank.page("approver", queue)
+    bank.send("approver", queue, f"/app/adjustments/{proposed['id']}/approval",
+              {"approved": "yes", "reason": "agreed"})
+    assert "branch award" not in bank.page("approver", queue)
+    assert bank.score() == 760
+    # A decided adjustment cannot be decided again: the refusal is the page's message.
+    bank.refused_form("approver2", queue, f"/app/adjustments/{proposed['id']}/approval",
+                      {"approved": "no", "reason": "late"}, 409)
+
+
+def test_the_pay_list_shows_the_worked_example_and_downloads_as_csv(bank: Bank) -> None:
+    bank.worked_example()
+    text = bank.page("approver", "/app/reports/pay-list", **Q1)
+    assert "32365.00" in text and "李伟" in text
+    response = bank.browser("auditor").get("/app/reports/pay-list.csv", query_string=Q1)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    body = response.get_data().decode("utf-8")
+    assert body.startswith("\ufeffmanager_id,")
+    assert "M1,李伟,B,Branch 1,27000.00,7250.00,740" in body
+
+
+def test_an_approver_closes_a_period_through_the_form_once(bank: Bank) -> None:
+    bank.worked_example()
+    page = "/app/periods?period=2026Q1"
+    bank.ledger.clock = lambda: __import__("datetime").datetime(
+        2026, 4, 2, 4, tzinfo=__import__("datetime").UTC)
+    bank.send("approver", page, "/app/periods/2026Q1/close", {"reason": "quarter end"})
+    text = bank.page("approver", "/app/periods", period="2026Q1")
+    assert "32365.00" in text and 'id="close-period"' not in text
+
+
+# --- the operator's rule sets ----------------------------------------------------------------
+
+
+def test_an_operator_reads_a_drafts_diff_with_its_causes_and_publishes_it(bank: Bank) -> None:
+    bank.worked_example()
+    content = copy.deepcopy(default_document())
+    content.update(version="2026.2", effective_from="2026-01-01")
+    content["deductions"]["B1"]["points"] = 3
+    bank.call("POST", "/rulesets", "operator", {
+        "version": "2026.2", "effective_from": "2026-01-01", "content": content}, 201)
+    assert "2026.2" in bank.page("operator", "/app/rulesets")
+    assert "deductions" in bank.page("operator", "/app/rulesets/2026.2")
+    diff = bank.page("operator", "/app/rulesets/2026.2/diff")
+    assert "M1" in diff and "deductions.B1.points" in diff and "720" in diff
+    bank.send("operator", "/app/rulesets/2026.2", "/app/rulesets/2026.2/publish", {})
+    assert bank.score() == 720
+    bank.refused_form("operator", "/app/rulesets/2026.1", "/app/rulesets/2026.2/publish",
+                      {}, 409)
+
+
+# --- every page refuses the other roles -------------------------------------------------------
+
+ROLE_PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("/app/audit/managers?period=2026Q1", ("auditor",)),
+    ("/app/audit/verify", ("auditor",)),
+    ("/app/audit/events", ("auditor",)),
+    ("/app/queues/disputes", ("supervisor", "approver")),
+    ("/app/queues/adjustments", ("approver",)),
+    ("/app/queues/sheets", ("supervisor", "approver")),
+    ("/app/standings", ("supervisor", "approver", "auditor")),
+    ("/app/reports/pay-list?period=2026Q1", ("approver", "auditor")),
+    ("/app/periods?period=2026Q1", ("approver",)),
+    ("/app/rulesets", ("operator", "auditor")),
+    ("/app/rulesets/2026.1", ("operator", "auditor")),
+    ("/app/rulesets/2026.1/diff", ("operator", "auditor")),
+)
+ROLES = {"supervisor": "supervisor", "approver": "approver", "auditor": "auditor",
+         "operator": "operator", "m1": "manager", "integrator": "integrator"}
+
+
+def test_every_role_page_opens_for_its_roles_and_refuses_the_others(bank: Bank) -> None:
+    bank.worked_example()
+    for path, roles in ROLE_PAGES:
+        for who, role in ROLES.items():
+            response = bank.browser(who).get(path)
+            expected = 200 if role in roles else 403
+            assert response.status_code == expected, (path, who, response.status_code)
+
+
+def test_a_page_asks_for_sign_in_first(bank: Bank) -> None:
+    for path, _ in ROLE_PAGES:
+        response = bank.app.test_client().get(path)
+        assert response.status_code == 302 and "/app/sign-in" in response.headers["Location"]
+
+
+def test_a_bad_cut_is_a_page_naming_the_field_never_a_500(bank: Bank) -> None:
+    bank.worked_example()
+    for query in ({"as_of": "2026-13-01"}, {"known_at": "yesterday"}, {"period": "2026Q7"}):
+        response = bank.browser("auditor").get("/app/audit/managers", query_string=query)
+        assert response.status_code == 422, query
+        assert next(iter(query)) in response.get_data(as_text=True)
