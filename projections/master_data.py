@@ -168,6 +168,15 @@ def reassignment_queue(
     return QueuePage(shown, shown[-1].manager_id if len(due) > limit else None)
 
 
+def disqualified_managers(conn: Any, on: date) -> set[str]:
+    """The managers disqualified on `on`, as the facts in the connection know them now."""
+    steps = _steps(conn, None)
+    facts = FactSet(cut=max((s.position for s in steps), default=0),
+                    disqualification_steps=steps)
+    return {m for m in {s.manager_id for s in steps}
+            if _disqualified_since(facts, m, on) is not None}
+
+
 def _steps(conn: Any, after: str | None) -> tuple[DisqualificationStep, ...]:
     steps = t.disqualification_steps
     statement = select(steps).order_by(steps.c.position)

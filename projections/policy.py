@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from ledger.application import PortfolioSnapshot
 from projections import tables as t
 from projections.database import reading
+from projections.master_data import disqualified_managers
 from projections.read_side import ReadSide
 
 
@@ -30,6 +31,9 @@ class PortfolioSnapshots:
                 conn.execute(select(t.customers.c.customer_id, t.customers.c.group_name)).all()
             )
             managers = conn.execute(select(func.count()).select_from(t.managers)).scalar_one()
+            # A manager disqualified that day may take no customer (DESIGN §16), so the span
+            # of control is shared among the others only.
+            managers -= len(disqualified_managers(conn, day))
             holdings = conn.execute(
                 select(t.holdings.c.customer_id, t.holdings.c.manager_id)
                 .where(t.holdings.c.effective_on <= day)

@@ -241,6 +241,30 @@ class DisqualificationOverTime:
         harness.refused(403, "get", "/reassignments", "m1")
         harness.refused(422, "get", "/reassignments?limit=0", "supervisor")
 
+    def test_the_span_of_control_is_shared_among_managers_not_disqualified(
+        self, harness: Harness
+    ) -> None:
+        # Four managers share eight customers two each; M4 is disqualified, so three share
+        # them: the bound is 1.5 × 8 ÷ 3 = 4, not 1.5 × 8 ÷ 4 = 3.
+        managers = ("M1", "M2", "M3", "M4")
+        for manager_id in managers:
+            harness.ok(harness.post("/managers", {"id": manager_id, "name": manager_id,
+                                                  "grade": "A", "unit": "U1"}, "supervisor"), 201)
+        for n in range(1, 9):
+            harness.ok(harness.post("/customers", harness.customer(  # type: ignore[attr-defined]
+                f"C{n}", "1000"), "supervisor"), 201)
+            harness.ok(assign(harness, f"C{n}", managers[(n - 1) % 4], "2026-01-01"))
+        # Before M4's disqualification, M1 holding 4 is above the bound among four managers.
+        assert harness.ok(assign(harness, "C6", "M1", "2026-01-20"))["warnings"] == []
+        above = harness.ok(assign(harness, "C7", "M1", "2026-01-25"))
+        assert [w["code"] for w in above["warnings"]] == ["span_of_control"]
+        harness.ok(harness.post("/deductions", {
+            "manager_id": "M4", "rule_code": "E6", "occurrences": 1, "aggravated": False,
+            "effective_on": "2026-02-01", "description": "unlawful conduct"}, "supervisor"), 201)
+        # After it, the same 4 is at the bound among the three who may hold customers.
+        assert harness.ok(assign(harness, "C7", "M2", "2026-03-01"))["warnings"] == []
+        assert harness.ok(assign(harness, "C7", "M1", "2026-03-02"))["warnings"] == []
+
     def test_voiding_the_deduction_on_dispute_ends_the_state_as_if_it_never_began(
         self, harness: Harness
     ) -> None:
