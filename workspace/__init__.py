@@ -12,6 +12,10 @@ import flask
 blp = flask.Blueprint("workspace", __name__, url_prefix="/app", template_folder="templates",
                       static_folder="static")
 
+from workspace.protection import guard  # noqa: E402
+
+guard(blp)  # the secret, CSRF, security headers and refusal pages of every page
+
 # The page modules register their routes on `blp` when imported (plain imports, no magic).
 from workspace import (  # noqa: E402
     auditor_pages,
@@ -30,6 +34,6 @@ def register_workspace(app: flask.Flask) -> None:
 
     session.register_sessions(app)
     app.jinja_env.globals.update(signed_in=session.signed_in, nav_entries=navigation.entries_for)
-    protection.register_protection(app, blp)
+    protection.register_protection(app)
     i18n.register_languages(app)
     app.register_blueprint(blp)

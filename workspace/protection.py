@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, render_template
+from flask import Blueprint, Flask, Response, current_app, render_template
 from flask_wtf.csrf import CSRFProtect, generate_csrf  # type: ignore[import-untyped]
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
@@ -29,20 +29,32 @@ it on their own."""
 CSRF = "workspace.csrf"
 
 
-def register_protection(app: Flask, blp: Blueprint) -> None:
-    # Checked by the blueprint only, after the secret check, not by the app for the API.
-    app.config.update(WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None)
-    csrf = app.extensions[CSRF] = CSRFProtect(app)
-    app.jinja_env.globals["csrf_field"] = csrf_field
+def guard(blp: Blueprint) -> None:
+    """The blueprint's own hooks, set once when it is made (an app registers it later)."""
     blp.before_request(refuse_without_secret)
-    blp.before_request(csrf.protect)
+    blp.before_request(_check_csrf)
     blp.after_request(_headers)
     blp.register_error_handler(HTTPException, _http_refusal)
     blp.register_error_handler(LedgerError, _ledger_refusal)
 
 
+def register_protection(app: Flask) -> None:
+    # Checked by the blueprint only, after the secret check, not by the app for the API.
+    app.config.update(WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None)
+    app.extensions[CSRF] = CSRFProtect(app)
+    app.jinja_env.globals["csrf_field"] = csrf_field
+
+
+def _check_csrf() -> None:
+    csrf: CSRFProtect = current_app.extensions[CSRF]
+    csrf.protect()
+
+
 def csrf_field() -> Markup:
-    """The hidden input every form of the workspace carries."""
+    """The hidden input every form of the workspace carries (none without a secret: then
+    the only page is the 503 that names it, and no form could be accepted anyway)."""
+    if not current_app.secret_key:
+        return Markup("")
     return Markup('<input type="hidden" name="csrf_token" value="{}">').format(
         escape(generate_csrf()))
 
