@@ -396,3 +396,16 @@ def test_a_bad_cut_is_a_page_naming_the_field_never_a_500(bank: Bank) -> None:
         response = bank.browser("auditor").get("/app/audit/managers", query_string=query)
         assert response.status_code == 422, query
         assert next(iter(query)) in response.get_data(as_text=True)
+
+
+def test_the_role_pages_speak_chinese_when_asked(bank: Bank) -> None:
+    ids = bank.worked_example()
+    filed = bank.dispute(ids["S3"])
+    page = bank.page("reviewer", f"/app/disputes/{filed['id']}", lang="zh_CN")
+    assert "决定申诉" in page and "申诉成立" in page
+    assert "待处理" in page  # the dispute's status, a label shown from data
+    queue = bank.browser("approver").get("/app/queues/adjustments",
+                                         headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert "没有待审批的调整。" in queue.get_data(as_text=True)
+    catalog = bank.page("operator", "/app/rulesets/2026.1", lang="zh_CN")
+    assert "职业操守" in catalog and "差错扣分目录" in catalog
