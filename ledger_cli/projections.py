@@ -65,10 +65,15 @@ _page = click.option(
 @projections.command()
 @_page
 @click.option("--poll", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
-              help="seconds between looks at the log when caught up")
+              help="seconds at most between looks at the log when caught up (PostgreSQL "
+                   "wakes on each append's NOTIFY sooner), and between tries to take over "
+                   "a view another worker owns")
 @click.option("--once", is_flag=True, help="catch up once and exit")
 def run(page: int, poll: float, once: bool) -> None:
-    """Follow the log: keep the facts and the live figures current (a worker process)."""
+    """Follow the log: keep the facts and the live figures current (a worker process).
+
+    Run as many as you like, on as many machines: each view is applied by one of them at
+    a time, and another takes it over when that one stops or dies."""
     from projections import runner
 
     app = _application()
@@ -117,7 +122,7 @@ def rebuild(version: str | None, name: str | None, page: int) -> None:
 @json_option
 @reads_only
 def status(as_json: bool) -> None:
-    """Position and lag of every projection."""
+    """Position, lag (events behind the log's head) and owning worker of every projection."""
     from projections import runner
 
     rows = runner.status(_application())
@@ -127,6 +132,7 @@ def status(as_json: bool) -> None:
     for row in rows:
         position = "-" if row.position is None else str(row.position)
         extra = f" ruleset={row.ruleset_version}" if row.ruleset_version else ""
+        extra += f" owner=pid:{row.owner}" if row.owner is not None else ""
         extra += " REBUILDING (rerun the rebuild to finish)" if row.rebuilding else ""
         click.echo(f"{row.name:<28} position={position:<8} head={row.head:<8} lag={row.lag}{extra}")
 

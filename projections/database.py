@@ -1,10 +1,18 @@
 """The tracking rows' compare-and-set, beside the engines and transactions projections use
-(those live in persistence.engines, shared with the token store)."""
+(those live in persistence.engines, shared with the token store), and the bounded wait of
+a query for read models that someone else (a worker, through a replica) brings forward."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, select, update
+import math
+import time
+from typing import Any
 
+from eventsourcing.application import Application
+from sqlalchemy import Connection, Engine, delete, select, update
+
+from ledger.errors import ProjectionLagging
+from persistence.config import READ_URL, WORKERS
 from persistence.engines import (
     database_url,
     dialect_insert,
@@ -18,8 +26,68 @@ from projections.tables import tracking
 
 __all__ = [
     "advance", "database_url", "dialect_insert", "engine_for", "engine_for_url", "ensure_tracking",
-    "forget", "projection_engine_for", "reading", "tracked", "tracking_rows", "writing",
+    "external_workers", "forget", "lag", "projection_engine_for", "read_engine_for", "reading",
+    "tracked", "tracking_rows", "wait_for", "writing",
 ]
+
+FIRST_POLL_SECONDS = 0.005
+MAX_POLL_SECONDS = 0.1
+"""A waiting query looks again after 5 ms, then doubling up to 100 ms: a replica usually
+replays within milliseconds, and a wait of a whole bound costs at most ~25 reads."""
+MAX_RETRY_AFTER = 60
+
+
+def read_engine_for(app: Application[Any]) -> Engine:
+    """The query side's engine: LEDGER_READ_DATABASE_URL (a standby) when configured, else
+    the service's. It only ever reads."""
+    replica = app.env.get(READ_URL)
+    return engine_for_url(str(replica)) if replica else engine_for(app)
+
+
+def external_workers(app: Application[Any]) -> bool:
+    """True when `ledger projections run` workers keep the read models, so that a query
+    waits for them instead of writing (LEDGER_PROJECTION_WORKERS=external)."""
+    return app.env.get(WORKERS) == "external" or bool(app.env.get(READ_URL))
+
+
+# --- waiting for someone else's writes ---------------------------------------------------
+
+
+def wait_for(engine: Engine, name: str, position: int, timeout: float) -> tuple[int, float]:
+    """Polls tracking row `name` until it holds `position` or more; returns (the position it
+    holds, seconds waited). Past `timeout`, raises ProjectionLagging with a Retry-After.
+
+    LISTEN is refused on a hot standby, so this polls, each time in a new snapshot (on a
+    replica, a new snapshot is what shows the WAL replayed since)."""
+    started = time.monotonic()
+    pause = FIRST_POLL_SECONDS
+    looks = 0
+    while True:
+        with reading(engine) as conn:
+            reached = tracked(conn, name) or 0
+        looks += 1
+        waited = time.monotonic() - started
+        if reached >= position:
+            # Found on the first look: no wait at all (the look is the query's own read).
+            return reached, 0.0 if looks == 1 else waited
+        if waited >= timeout:
+            raise ProjectionLagging(
+                _retry_after(waited, timeout), f"the read models are at position {reached}, "
+                f"the answer needs {position}: they lag beyond the {timeout:g} s bound")
+        time.sleep(min(pause, max(timeout - waited, 0.0)))
+        pause = min(pause * 2, MAX_POLL_SECONDS)
+
+
+def _retry_after(waited: float, timeout: float) -> int:
+    # The lag outlasted one bound: ask the client to come back after another.
+    return max(1, min(MAX_RETRY_AFTER, math.ceil(max(waited, timeout))))
+
+
+def lag(engine: Engine, head: int, names: list[str]) -> dict[str, int]:
+    """Positions behind `head` per tracking row (a missing row lags by the whole log);
+    for a metric, e.g. `lag(engine_for(app), head, [runner.FACTS])`."""
+    with reading(engine) as conn:
+        return {name: max(head - (tracked(conn, name) or 0), 0) for name in names}
 
 
 # --- tracking -----------------------------------------------------------------------

@@ -28,6 +28,8 @@ from sqlalchemy import Connection, Engine, delete, func, select
 
 from ledger.application import LedgerApplication
 from ledger.errors import ProjectionLagging
+from persistence.coordination import Coordinator, coordinator_for, owners
+from persistence.engines import projection_url
 from projections import tables as t
 from projections.database import (
     advance,
@@ -233,6 +235,8 @@ class Status:
     head: int
     ruleset_version: str | None = None
     rebuilding: bool = False
+    owner: int | None = None
+    """The server pid of the worker session that owns the view (PostgreSQL), if any."""
 
     @property
     def lag(self) -> int:
@@ -252,17 +256,45 @@ def follow(
 def run_forever(
     app: LedgerApplication, page: int = DEFAULT_PAGE, poll_seconds: float = 0.5,
     should_stop: Callable[[], bool] = lambda: False,
+    coordinator: Coordinator | None = None,
 ) -> None:
     """The worker loop of `ledger projections run`: follow the log until told to stop.
 
-    Polling keeps one code path for both back ends; a worker that falls behind catches
-    up in pages without sleeping in between.
+    Each view (the facts, the live figures) is applied only while this worker owns it
+    (persistence.coordination: an advisory lock per view on PostgreSQL); a worker that owns
+    nothing waits and takes a view over when its owner dies. Caught up, it sleeps until the
+    next append's NOTIFY, or `poll_seconds` at most (the fallback, and SQLite's only way).
+    A worker that falls behind catches up in pages without sleeping in between.
     """
+    coordinator = coordinator or coordinator_for(projection_url(app))
     facts = FactsProjection(app, page)
-    while not should_stop():
+    live = FigureView(facts.engine, LIVE)
+    try:
+        while not should_stop():
+            if not _step(facts, live, coordinator):
+                coordinator.wait(poll_seconds)
+    finally:
+        coordinator.close()
+
+
+def _step(facts: FactsProjection, live: FigureView, coordinator: Coordinator) -> bool:
+    """One round over the views this worker owns; True when it moved one of them."""
+    moved = False
+    if coordinator.owns(FACTS):
         before = facts.position()
-        if follow(app, page, facts) == before:
-            time.sleep(poll_seconds)
+        moved = facts.catch_up() != before
+    if coordinator.owns(live.tracking):
+        # The figures follow whatever the facts' owner (maybe another worker) committed,
+        # once the facts are within a page of the head: recomputing the touched managers
+        # at every page of a long catch-up would redo the same work many times, and would
+        # keep this worker too busy to take over the facts promptly should their owner die.
+        target = facts.position()
+        with reading(facts.engine) as conn:
+            at = tracked(conn, live.tracking)
+        if (at is None or at < target) and facts.head() - target <= facts.page:
+            live.follow(target)
+            moved = True
+    return moved
 
 
 def rebuild_live(
@@ -338,8 +370,13 @@ def _empty_facts_and_live(conn: Connection) -> None:
         conn.execute(delete(table))
 
 
+def lag(app: LedgerApplication) -> dict[str, int]:
+    """Events each projection is behind the log's head: for the projection-lag metric."""
+    return {row.name: row.lag for row in status(app)}
+
+
 def status(app: LedgerApplication) -> list[Status]:
-    """Position and lag of the facts and of every figure view."""
+    """Position, lag and owning worker of the facts and of every figure view."""
     engine = engine_for(app)
     head = int(app.recorder.max_notification_id() or 0)
     with reading(engine) as conn:
@@ -351,11 +388,14 @@ def status(app: LedgerApplication) -> list[Status]:
                 conn, FigureView.tracking_name(name)
             )
     facts_rebuilding = REBUILD_MARK + LIVE in marks
-    found = [Status(FACTS, positions[FACTS], head, rebuilding=facts_rebuilding)]
+    held = owners(projection_url(app), [FACTS, FigureView.tracking_name(LIVE)])
+    found = [Status(FACTS, positions[FACTS], head, rebuilding=facts_rebuilding,
+                    owner=held.get(FACTS))]
     for name in sorted(defined.keys() | {LIVE}):
+        tracking = FigureView.tracking_name(name)
         found.append(Status(
-            FigureView.tracking_name(name), positions[FigureView.tracking_name(name)], head,
-            ruleset_version=defined.get(name), rebuilding=REBUILD_MARK + name in marks,
+            tracking, positions[tracking], head, ruleset_version=defined.get(name),
+            rebuilding=REBUILD_MARK + name in marks, owner=held.get(tracking),
         ))
     return found
 
