@@ -304,6 +304,29 @@ class DisqualificationOverTime:
                         {"effective_on": "2026-04-01", "reason": "x"})
 
 
+    def test_an_appeal_upheld_ends_the_state_as_if_it_never_began(
+        self, harness: Harness
+    ) -> None:
+        harness.register_worked_example()
+        recorded = harness.ok(harness.post("/deductions", {
+            "manager_id": "M1", "rule_code": "C1", "occurrences": 1, "aggravated": False,
+            "disqualify": True, "effective_on": "2026-02-01",
+            "description": "materials falsified with the customer"}, "supervisor"), 201)
+        filed = harness.ok(harness.post(f"/deductions/{recorded['id']}/disputes",
+                                        {"reason": "not falsified"}, "m1"), 201)
+        harness.ok(harness.post(f"/disputes/{filed['id']}/decision", {
+            "outcome": "rejected", "reason": "the file says so"}, "reviewer"))
+        # A rejection leaves the state as it was.
+        assert score(harness, Q3)["disqualified"] is True
+        harness.ok(harness.post(f"/disputes/{filed['id']}/appeal",
+                                {"reason": "the file was wrong"}, "m1"))
+        harness.ok(harness.post(f"/disputes/{filed['id']}/appeal/decision", {
+            "outcome": "upheld", "reason": "board agrees"}, "approver"))
+        assert (score(harness, Q3)["score"], score(harness, Q3)["disqualified"]) == (1000, False)
+        manager = harness.ok(harness.get("/managers/M1", "supervisor"))
+        assert (manager["status"], manager["disqualifications"]) == ("active", [])
+
+
 class TestDisqualificationOverTimeOnSQLite(DisqualificationOverTime):
     pass
 
