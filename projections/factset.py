@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -17,11 +17,24 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, Connection, Select, Table, bindparam, select
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Date,
+    Select,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from ledger.errors import NotFound
 from ledger.quarter import Quarter
 from ledger.ruleset_document import RuleSetDocument, parse_ruleset
+from persistence.columns import Money
 from projections import tables as t
 
 
@@ -453,17 +466,79 @@ def load(
     (from `booked_from` on, if given: earlier periods' too); without `postings`, none (a
     score, portfolio or timeline needs no postings, unless a published rule set computes
     the score by a formula, which may use `actual`). Period closings are always loaded."""
-    ids = list(manager_ids)
-    rulesets = load_rulesets(conn, cut)
-    facts = {name: _read(conn, name, ids=ids, cut=cut)
+    params = {"ids": list(manager_ids), "cut": cut}
+    postings_of = "postings"
+    if period is not None:
+        postings_of = "period_postings"
+        params.update(booked_from=booked_from or period.first_day, booked_to=period.last_day)
+    by = _load_in_one if conn.dialect.name == "postgresql" else _load_by_table
+    return by(conn, params, postings_of, postings)
+
+
+def _load_by_table(conn: Connection, params: dict[str, Any], postings_of: str,
+                   postings: bool) -> FactSet:
+    rulesets = load_rulesets(conn, params["cut"])
+    facts = {name: _read(conn, name, **params)
              for name in _statements() if name not in _NOT_FIELDS}
     contributions: tuple[ContributionFact, ...] = ()
     if postings or _formulas_published(rulesets):
-        contributions = _read(conn, "postings", ids=ids, cut=cut) if period is None else _read(
-            conn, "period_postings", ids=ids, cut=cut,
-            booked_from=booked_from or period.first_day, booked_to=period.last_day)
-    return FactSet(cut=cut, rulesets=rulesets, closings=load_closings(conn, cut),
-                   contributions=contributions, **facts)
+        contributions = _read(conn, postings_of, **params)
+    return FactSet(cut=params["cut"], rulesets=rulesets,
+                   closings=load_closings(conn, params["cut"]), contributions=contributions,
+                   **facts)
+
+
+# --- every fact in one statement (PostgreSQL) ---------------------------------------------
+# On PostgreSQL each statement is a round trip (and a snapshot's worth of work on the
+# server): sixteen of them were most of a score answer's time (cProfile, issue 18). So
+# there one statement returns every table's rows at once, each table as one column of
+# JSON text (its rows as arrays, in position order), decoded with exact decimals. On
+# SQLite a statement is a function call in this process, and the tables are read one by one.
+
+
+def _decoder(column: Any) -> Callable[[Any], Any]:
+    """From a value as JSON gives it back to the value the driver gives."""
+    if isinstance(column.type, Money):
+        return lambda v: None if v is None else Decimal(v)
+    if isinstance(column.type, Date):
+        return lambda v: None if v is None else date.fromisoformat(v)
+    return lambda v: v
+
+
+@lru_cache(maxsize=4)
+def _one_statement(names: tuple[str, ...]) -> tuple[
+        Select[Any], tuple[tuple[str, type[Any], tuple[Callable[[Any], Any], ...]], ...]]:
+    columns: list[Any] = []
+    shapes = []
+    for name in names:
+        cls, statement = _statements()[name]
+        fields = list(cls.__dataclass_fields__)
+        rows = statement.subquery()
+        picked = [rows.c[f] for f in fields]
+        as_json = func.json_agg(aggregate_order_by(func.json_build_array(*picked),
+                                                   rows.c.position))
+        columns.append(select(cast(as_json, Text)).scalar_subquery().label(name))
+        shapes.append((name, cls, tuple(_decoder(c) for c in picked)))
+    return select(*columns), tuple(shapes)
+
+
+def _load_in_one(conn: Connection, params: dict[str, Any], postings_of: str,
+                 postings: bool) -> FactSet:
+    wanted = ("drafts", "publications", "closings", *((postings_of,) if postings else ()))
+    names = tuple(n for n in _statements() if n not in _NOT_FIELDS or n in wanted)
+    statement, shapes = _one_statement(names)
+    row = conn.execute(statement, params).one()
+    found: dict[str, tuple[Any, ...]] = {}
+    for (name, cls, decoders), text in zip(shapes, row, strict=True):
+        rows = json.loads(text, parse_float=Decimal) if text is not None else ()
+        found[name] = tuple(cls(*(d(v) for d, v in zip(decoders, r, strict=True)))
+                            for r in rows)
+    rulesets = RuleSets(found.pop("drafts"), found.pop("publications"))
+    contributions = found.pop(postings_of, ())
+    if not postings and _formulas_published(rulesets):
+        contributions = _read(conn, postings_of, **params)  # a formula may use `actual`
+    return FactSet(cut=params["cut"], rulesets=rulesets, closings=found.pop("closings"),
+                   contributions=contributions, **found)
 
 
 def _formulas_published(rulesets: RuleSets) -> bool:
