@@ -45,7 +45,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
     # Imported here so `import api` stays cheap and builds nothing.
-    from api import assessment, auth, common, errors, headers, ops, reference, scores_and_pay
+    from api import (
+        assessment,
+        auth,
+        common,
+        consistency,
+        errors,
+        headers,
+        ops,
+        reference,
+        scores_and_pay,
+    )
     from persistence.tokens import TokenStore
 
     app.json = common.LedgerJSONProvider(app)
@@ -59,6 +69,7 @@ def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
     app.before_request(common.refuse_unstorable_parameters)  # after the token: 401 first
     errors.register_error_handlers(app)
     scores_and_pay.register_lag_handler(app)
+    consistency.register_consistency_headers(app)
     scores_and_pay.register_portfolio_reader(app)
     assessment.register_unit_reader(app)
     api = errors.LedgerApi(app)

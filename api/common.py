@@ -18,6 +18,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
 from api.auth import allow
+from api.consistency import positioned
 from api.errors import flatten_messages, problem
 from api.idempotency import HEADER, LEDGER, Reply, idempotent
 from api.input_bounds import PoisonedInput, parse_json, unstorable_texts
@@ -97,7 +98,7 @@ class LedgerBlueprint(Blueprint):  # type: ignore[misc]  # flask-smorest ships n
 
         def decorator(route: Callable[..., Any]) -> Callable[..., Any]:
             wrapped: Callable[..., Any] = refused(responds(documented(
-                idempotent(status, reply)(route))))
+                positioned(idempotent(status, reply)(route)))))
             return wrapped
 
         return decorator

@@ -19,6 +19,7 @@ from flask import Flask, Response, current_app
 
 from api.auth import require_own
 from api.common import Day, Instant, LedgerBlueprint, Money, ledger
+from api.consistency import RequestConsistency
 from api.errors import problem
 from api.idempotency import LEDGER
 from ledger.application import LedgerApplication
@@ -43,7 +44,7 @@ def read_side_of(app: Flask) -> ReadSide:
     found: ReadSide | None = app.extensions.get(READ_SIDE)
     if found is None:
         ledger_app: LedgerApplication = app.extensions[LEDGER]
-        found = app.extensions[READ_SIDE] = ReadSide(ledger_app)
+        found = app.extensions[READ_SIDE] = ReadSide(ledger_app, consistency=RequestConsistency())
     return found
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import func, select
@@ -47,13 +47,13 @@ from projections.compute import (
     score_result,
     score_steps,
 )
-from projections.database import engine_for, reading, tracked
+from projections.database import external_workers, read_engine_for, reading, tracked, wait_for
 from projections.factset import ClosingFact, FactSet, load, load_closings
 from projections.indicator_answers import formula_explanation, indicators_answer
 from projections.runner import FACTS, FactsProjection
 from projections.standing import FLAGS, annual, standing
 
-__all__ = ["ReadSide", "ProjectionLagging"]
+__all__ = ["Consistency", "ProjectionLagging", "ReadSide", "Unasked"]
 
 DISPUTE_STATUSES = ("open", "decided", "appealed", "appeal_decided", "withdrawn")
 MAX_DISPUTES = 1_000
@@ -66,6 +66,34 @@ MAX_UNIT_MANAGERS = 2_000
 MAX_PLANS = 1_000
 
 
+class Consistency(Protocol):
+    """What the caller of a query asks about consistency, and is told (read your writes)."""
+
+    source: str
+    """Where the floor comes from (a header's name), to name in a refusal."""
+
+    def floor(self) -> int | None:
+        """The log position the answer must include (the caller's own last write), or None
+        for every event acknowledged when the query was received."""
+        ...
+
+    def answered(self, position: int, waited: float) -> None:
+        """Told the position the read models held for the answer, and the seconds waited."""
+        ...
+
+
+class Unasked:
+    """No caller asking: every acknowledged event, and nobody to tell."""
+
+    source = "position"
+
+    def floor(self) -> int | None:
+        return None
+
+    def answered(self, position: int, waited: float) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class _Cut:
     as_of: date
@@ -76,24 +104,64 @@ class _Cut:
 class ReadSide:
     """Scores, pay, portfolios, timelines and dispute queues of one ledger."""
 
-    def __init__(self, app: LedgerApplication, catch_up_timeout: float = 2.0) -> None:
+    def __init__(
+        self, app: LedgerApplication, catch_up_timeout: float = 2.0,
+        consistency: Consistency | None = None,
+    ) -> None:
         self.app = app
         self.catch_up_timeout = catch_up_timeout
+        self.consistency: Consistency = consistency or Unasked()
         self._facts = FactsProjection(app)
-        # Queries read as the service; only `_facts`, catching up inline, writes (as the writer).
-        self.engine = engine_for(app)
+        # Queries read as the service, from the standby when one is configured; only
+        # `_facts`, catching up inline when no workers keep the views, writes (as the writer).
+        self.engine = read_engine_for(app)
+        self.inline = not external_workers(app)
 
     # --- read your writes -------------------------------------------------------------
 
     def catch_up(self, timeout: float = 2.0) -> int:
-        """Processes every event appended so far; raises ProjectionLagging past `timeout`."""
-        return self._facts.catch_up(timeout=timeout)
+        """Makes the facts hold every event acknowledged so far (or the position the caller
+        asked for); raises ProjectionLagging past `timeout`. Returns the position they hold."""
+        floor = self.consistency.floor()
+        if self.inline:
+            return self._facts.catch_up(until=floor, timeout=timeout)
+        return self._wait(self._head() if floor is None else floor, timeout)
 
-    def _ensure(self, position: int) -> None:
-        with reading(self.engine) as conn:
-            reached = tracked(conn, FACTS) or 0
-        if reached < position:
-            self._facts.catch_up(until=position, timeout=self.catch_up_timeout)
+    def _ensure(self, position: int) -> int:
+        """Waits (bounded) until the facts hold `position`; returns the position they hold.
+
+        Without workers apart, this process brings them there itself; with workers, it
+        only reads, polling the (replica's) tracking row until their writes arrive."""
+        if self.inline:
+            with reading(self.engine) as conn:
+                reached = tracked(conn, FACTS) or 0
+            if reached < position:
+                reached = self._facts.catch_up(until=position, timeout=self.catch_up_timeout)
+            if reached < position:
+                self._refuse_beyond_head(position)
+            self.consistency.answered(reached, 0.0)
+            return reached
+        return self._wait(position, self.catch_up_timeout)
+
+    def _wait(self, position: int, timeout: float) -> int:
+        try:
+            reached, waited = wait_for(self.engine, FACTS, position, timeout)
+        except ProjectionLagging:
+            self._refuse_beyond_head(position)
+            raise
+        self.consistency.answered(reached, waited)
+        return reached
+
+    def _refuse_beyond_head(self, position: int) -> None:
+        """A position the log does not hold yet is the caller's mistake, not a lag."""
+        head = self._head()
+        if position > head:
+            raise InvalidInput({self.consistency.source: [
+                f"the log holds no position {position} yet (its head is {head})"]})
+
+    def _head(self) -> int:
+        """The primary's head: one cheap read (an index's last entry)."""
+        return int(self.app.recorder.max_notification_id() or 0)
 
     def _cut(
         self, as_of: date | None, known_at: datetime | None, position: int | None = None
@@ -105,16 +173,23 @@ class ReadSide:
             if position not in recorded:
                 raise InvalidInput({"position": [f"the log holds no position {position}"]})
             return _Cut(as_of or self.app.today(), recorded[position], position)
-        if known_at is None:
-            instant = self.app.clock()
-            position = int(self.app.recorder.max_notification_id() or 0)
-        else:
+        if known_at is not None:
             if known_at.tzinfo is None:
                 raise InvalidInput({"known_at": ["must carry a time zone (RFC 3339)"]})
-            instant = known_at
             position = self.app.position_known_at(known_at)
-        self._ensure(position)
-        return _Cut(as_of or self.app.today(), instant, position)
+            self._ensure(position)
+            return _Cut(as_of or self.app.today(), known_at, position)
+        floor = self.consistency.floor()
+        if floor is None:
+            # Every event the primary had acknowledged when the query was received.
+            instant, position = self.app.clock(), self._head()
+            self._ensure(position)
+            return _Cut(as_of or self.app.today(), instant, position)
+        # The caller's own writes (Consistent-After): whatever the views hold once they hold
+        # those, known as of that position's recording time, never "now".
+        position = self._ensure(floor)
+        recorded = self._recorded_at([position]) if position else {}
+        return _Cut(as_of or self.app.today(), recorded.get(position, self.app.clock()), position)
 
     def _load(
         self, manager_id: str, cut: _Cut, period: Quarter | None = None, postings: bool = False
