@@ -1,5 +1,6 @@
 """PostgreSQL for tests that break it: a database of their own on the shared server, whose
-service backends they may terminate, and a private cluster they may stop and start.
+service backends they may terminate, and a private cluster they may stop and start, or a
+private primary with a streaming hot standby of it (`replicated_clusters`).
 
 The machine's shared server is never stopped, and only the backends of a test's own
 scratch database are ever terminated: other tests (and other people) use the rest. The
@@ -31,6 +32,10 @@ BINDIR = Path(os.environ.get("LEDGER_TEST_PG_BINDIR", "/usr/lib/postgresql/15/bi
 OS_USER = "postgres"
 DATABASE = "ledger"
 START_SECONDS = 30
+MAX_CONNECTIONS = 50
+STANDBY_MAX_CONNECTIONS = 120
+"""A standby needs max_connections at least the primary's; API processes with their pools,
+workers and the test's own sessions fit in this."""
 
 
 def _free_port() -> int:
@@ -42,10 +47,11 @@ def _free_port() -> int:
 class Cluster:
     """One initdb'd data directory and the server on it (started and stopped at will)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_connections: int = MAX_CONNECTIONS) -> None:
         self.root = root
         self.data = root / "data"
         self.port = _free_port()
+        self.max_connections = max_connections
         self.admin_url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, tool: str, *args: str) -> None:
@@ -62,7 +68,8 @@ class Cluster:
 
     def start(self) -> None:
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                   f"-c unix_socket_directories={self.root} -c max_connections=50")
+                   f"-c unix_socket_directories={self.root} "
+                   f"-c max_connections={self.max_connections}")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
                   "-o", options, "-w", "-t", str(START_SECONDS), "start")
 
@@ -84,9 +91,25 @@ class Cluster:
     def service_url(self) -> str:
         return self.url(SERVICE_ROLE)
 
+    def base_backup_of(self, primary: Cluster) -> None:
+        """This cluster's data directory as a streaming standby of `primary`: pg_basebackup
+        with -R writes standby.signal and primary_conninfo; hot_standby is on by default."""
+        self._run("pg_basebackup", "-D", str(self.data), "-h", "127.0.0.1",
+                  "-p", str(primary.port), "-U", "postgres", "-R", "-X", "stream",
+                  "--checkpoint=fast", "--no-sync")
 
-def _require_tools() -> None:
-    missing = [tool for tool in ("initdb", "pg_ctl") if not (BINDIR / tool).exists()]
+    def in_recovery(self) -> bool:
+        conn = psycopg2.connect(self.admin_url, connect_timeout=5)
+        try:
+            with conn.cursor() as curs:
+                curs.execute("SELECT pg_is_in_recovery()")
+                return bool(curs.fetchone()[0])
+        finally:
+            conn.close()
+
+
+def _require_tools(*tools: str) -> None:
+    missing = [tool for tool in ("initdb", "pg_ctl", *tools) if not (BINDIR / tool).exists()]
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         missing.append("runuser")
     if missing:
@@ -119,6 +142,47 @@ def private_cluster() -> Iterator[Cluster]:
         cluster.start()
         cluster.migrate()
         yield cluster
+    finally:
+        remove()
+        atexit.unregister(remove)
+
+
+@contextmanager
+def replicated_clusters() -> Iterator[tuple[Cluster, Cluster]]:
+    """(primary, standby): a migrated primary and a hot standby streaming from it, on two
+    free loopback ports, both stopped (immediately) and deleted afterwards, even on failure.
+
+    The standby is a base backup taken after the migrations; what the primary commits
+    from then on reaches it by streaming replication, and it refuses every write."""
+    _require_tools("pg_basebackup")
+    root = Path(tempfile.mkdtemp(prefix="ledger-pgreplica-"))
+    (root / "primary").mkdir()
+    (root / "standby").mkdir()
+    if os.geteuid() == 0:
+        for path in (root, root / "primary", root / "standby"):
+            shutil.chown(path, OS_USER, OS_USER)
+    primary = Cluster(root / "primary", STANDBY_MAX_CONNECTIONS)
+    standby = Cluster(root / "standby", STANDBY_MAX_CONNECTIONS)
+
+    def remove() -> None:
+        for cluster in (standby, primary):
+            if cluster.running():
+                try:
+                    cluster.stop("immediate")
+                except RuntimeError:
+                    pass  # already stopped, or stopping: the directory goes either way
+        shutil.rmtree(root, ignore_errors=True)
+
+    atexit.register(remove)  # should the test process be interrupted before the finally
+    try:
+        primary.init()
+        primary.start()
+        primary.migrate()
+        standby.base_backup_of(primary)
+        standby.start()
+        if not standby.in_recovery():
+            raise RuntimeError("the standby is not in recovery: it would not follow the primary")
+        yield primary, standby
     finally:
         remove()
         atexit.unregister(remove)
