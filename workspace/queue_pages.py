@@ -21,10 +21,11 @@ import marshmallow as ma
 from flask import Response, flash, redirect, render_template, request, url_for
 
 from api.adjustments import ApprovalIn
+from api.assessment import SheetIn
 from api.audit import LogArgs
 from api.common import money_text
 from api.disputes import DecisionIn
-from api.errors import classify
+from api.errors import classify, flatten_messages
 from api.periods import CloseIn
 from api.reports import BOM, CSV_TYPE, PAY_COLUMNS, ReportArgs
 from api.standings import StandingsArgs
@@ -177,6 +178,63 @@ def sheet_queue() -> Any:
     who = signed_in()
     items, next_url = _paged(read_side().assessment_tasks(who.subject if who else ""))
     return render_template("queues/sheets.html", items=items, next_url=next_url)
+
+
+@blp.get("/queues/sheets/<plan_id>/<manager_id>")
+@pages_for("supervisor", "approver")
+def sheet_page(plan_id: str, manager_id: str) -> Any:
+    """The signed-in assessor's sheet for one manager: save part or all, then submit."""
+    return render_sheet(plan_id, manager_id)
+
+
+def render_sheet(plan_id: str, manager_id: str, *, refusal: str | None = None,
+                 status: int = 200, errors: dict[str, list[str]] | None = None) -> Any:
+    plan = ledger().assessment_plan(plan_id)
+    who = signed_in()
+    assessor = plan.assessor_named(who.subject if who else "")
+    return render_template(
+        "queues/sheet.html", plan=plan, manager_id=manager_id, assessor=assessor,
+        sheet=plan.sheet(manager_id, assessor), pending=plan.pending(manager_id, assessor),
+        typed=request.form if refusal else {}, refusal=refusal, errors=errors or {}), status
+
+
+@blp.post("/queues/sheets/<plan_id>/<manager_id>")
+@pages_for("supervisor", "approver")
+def save_sheet(plan_id: str, manager_id: str) -> Any:
+    """Saves the scores typed (blank items stay pending), as PUT .../sheets/{manager_id}."""
+    try:
+        ledger().save_sheet(plan_id, manager_id, **_sheet_body(plan_id))
+    except LedgerError as error:
+        return refused(render_sheet, error, plan_id, manager_id)
+    flash(translated("The sheet is saved."))
+    return redirect(url_for("workspace.sheet_page", plan_id=plan_id, manager_id=manager_id), 303)
+
+
+@blp.post("/queues/sheets/<plan_id>/<manager_id>/submit")
+@pages_for("supervisor", "approver")
+def submit_sheet(plan_id: str, manager_id: str) -> Any:
+    """Submits the saved sheet: final, every item scored."""
+    try:
+        ledger().submit_sheet(plan_id, manager_id)
+    except LedgerError as error:
+        return refused(render_sheet, error, plan_id, manager_id)
+    flash(translated("The sheet is submitted."))
+    return redirect(url_for("workspace.sheet_queue"), 303)
+
+
+def _sheet_body(plan_id: str) -> dict[str, Any]:
+    """The API's sheet body from the form: one `score-<code>` field per item of the plan."""
+    items = ledger().assessment_plan(plan_id).items
+    typed = {code: request.form.get(f"score-{code}", "").strip() for code in items}
+    body: dict[str, Any] = {"scores": {code: value for code, value in typed.items() if value}}
+    comment = request.form.get("comment", "").strip()
+    if comment:
+        body["comment"] = comment
+    try:
+        loaded: dict[str, Any] = SheetIn().load(body)
+    except ma.ValidationError as invalid:
+        raise InvalidInput(flatten_messages(invalid.messages)) from None
+    return loaded
 
 
 @blp.get("/standings")

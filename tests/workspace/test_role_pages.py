@@ -18,6 +18,7 @@ import pytest
 from dbsupport import fresh_sqlite_url
 from flask import Flask
 from flask.testing import FlaskClient
+from scorecards import section_2026_3
 from werkzeug.test import TestResponse
 
 from api import LEDGER, create_app
@@ -333,6 +334,36 @@ def test_an_approver_closes_a_period_through_the_form_once(bank: Bank) -> None:
     bank.send("approver", page, "/app/periods/2026Q1/close", {"reason": "quarter end"})
     text = bank.page("approver", "/app/periods", period="2026Q1")
     assert "32365.00" in text and 'id="close-period"' not in text
+
+
+def test_an_assessor_saves_part_of_a_sheet_then_submits_it_through_the_forms(
+    bank: Bank,
+) -> None:
+    bank.worked_example()
+    document = section_2026_3()
+    document["qualitative_items"] = {
+        "Q1": {"dimension": "teamwork", "title": "跨部门协作", "max": 10},
+        "Q2": {"dimension": "teamwork", "title": "团队配合", "max": 10}}
+    bank.call("POST", "/rulesets", "operator", {
+        "version": "2026.3", "effective_from": "2026-01-01", "content": document}, 201)
+    bank.call("POST", "/rulesets/2026.3/publish", "operator")
+    bank.call("POST", "/assessment-plans", "supervisor", {
+        "id": "P-2026Q1", "period": "2026Q1", "unit": "Branch 1", "items": ["Q1", "Q2"],
+        "assessors": [{"subject": "sup-1", "weight": "0.6"}, {"subject": "sup-2", "weight": "0.4"}],
+        "closes_on": "2026-12-31"}, 201)
+    sheet = "/app/queues/sheets/P-2026Q1/M1"
+    assert sheet in bank.page("reviewer", "/app/queues/sheets")
+    assert "跨部门协作" in bank.page("reviewer", sheet)
+    bank.send("reviewer", sheet, sheet, {"score-Q1": "8", "score-Q2": "", "comment": ""})
+    # Submitting with Q2 pending, or scoring above an item's maximum, is refused.
+    bank.refused_form("reviewer", sheet, f"{sheet}/submit", {}, 409)
+    text = bank.refused_form("reviewer", sheet, sheet, {"score-Q1": "8", "score-Q2": "11"}, 422)
+    assert "scores.Q2" in text
+    bank.send("reviewer", sheet, sheet, {"score-Q1": "8", "score-Q2": "9"})
+    bank.send("reviewer", sheet, f"{sheet}/submit", {})
+    assert sheet not in bank.page("reviewer", "/app/queues/sheets")
+    assert 'id="save-sheet"' not in bank.page("reviewer", sheet)
+    bank.page("auditor", sheet, 403)
 
 
 # --- the operator's rule sets ----------------------------------------------------------------
