@@ -13,6 +13,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import TopicError
 
 from api.common import Day, Instant, LedgerBlueprint, ledger
+from api.pagination import Page
 from persistence.head import audit
 from persistence.records import LogRow
 from persistence.seal import keyring_from_environment
@@ -49,7 +50,7 @@ class LogItemOut(ma.Schema):
                                  metadata={"description": "false: the state does not decode"})
 
 
-class LogOut(ma.Schema):
+class LogOut(Page):
     items = ma.fields.List(ma.fields.Nested(LogItemOut), required=True)
     next_after = ma.fields.Integer(allow_none=True, required=True,
                                    metadata={"description": "null when this page is the last"})

@@ -20,6 +20,7 @@ from api.common import (
     text,
     with_receipt,
 )
+from api.pagination import Page
 from api.scores_and_pay import read_side
 from ledger.application import Made
 from ledger.customer import CUSTOMER_CLASSES, Customer
@@ -84,7 +85,7 @@ class CustomerListArgs(ma.Schema):
     limit = ma.fields.Integer(load_default=MAX_PAGE, validate=ma.validate.Range(1, MAX_PAGE))
 
 
-class CustomerListOut(ma.Schema):
+class CustomerListOut(Page):
     items = ma.fields.List(ma.fields.Nested(CustomerFields), required=True)
     next_after = ma.fields.String(allow_none=True, required=True,
                                   metadata={"description": "cursor of the next page, if any"})

@@ -16,6 +16,7 @@ import marshmallow as ma
 
 from api.auth import acting_manager_id, require_own
 from api.common import CommandSchema, Day, LedgerBlueprint, evidence, ledger, text, with_receipt
+from api.pagination import Page
 from api.scores_and_pay import read_side
 from api.trail import TrailStepSchema, trail
 from ledger.application import Made
@@ -28,6 +29,7 @@ blp = LedgerBlueprint("disputes", __name__, description="Disputes, decisions and
 
 STATUSES = ("open", "decided", "appealed", "appeal_decided", "withdrawn")
 MAX_QUEUE = 1000
+MAX_POSITION = 2**63 - 1
 DISPUTE_ATTRIBUTES = ("id", "deduction_id", "manager_id", "status", "outcome", "points",
                       "appeal_outcome", "appeal_points", "due_on", "decided_on", "decided_by",
                       "comment_count", "awaiting_information")
@@ -68,6 +70,9 @@ class QueueArgs(ma.Schema):
     overdue = ma.fields.Boolean()
     manager_id = ma.fields.String(validate=ma.validate.Length(1, 64))
     limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(1, MAX_QUEUE))
+    after = ma.fields.Integer(load_default=0, validate=ma.validate.Range(0, MAX_POSITION),
+                              metadata={"description": "cursor: the next_after of the page "
+                                                       "before"})
 
 
 class DisputeFields(ma.Schema):
@@ -109,9 +114,11 @@ class QueueItemOut(ma.Schema):
     overdue = ma.fields.Boolean(required=True)
 
 
-class QueueOut(ma.Schema):
+class QueueOut(Page):
     items = ma.fields.List(ma.fields.Nested(QueueItemOut), required=True)
     today = Day(required=True)
+    next_after = ma.fields.Integer(allow_none=True, required=True, metadata={
+        "description": "cursor of the next page (the last dispute's opening position), if any"})
 
 
 def dispute_view(dispute: Dispute) -> dict[str, Any]:
@@ -236,5 +243,7 @@ def queue(args: dict[str, Any]) -> dict[str, Any]:
     today = ledger().today()
     items = read_side().disputes(
         status=args.get("status"), overdue=args.get("overdue"),
-        manager_id=manager_id, today=today, limit=args["limit"])
-    return {"items": items, "today": today}
+        manager_id=manager_id, today=today, limit=args["limit"], after=args["after"])
+    full = len(items) == args["limit"]
+    return {"items": items, "today": today,
+            "next_after": items[-1]["position"] if full and items else None}

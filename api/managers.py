@@ -21,6 +21,7 @@ from api.common import (
     text,
     with_receipt,
 )
+from api.pagination import Page
 from api.scores_and_pay import read_side
 from ledger.application import Made
 from ledger.manager import GRADES, Manager, StatusSpan
@@ -99,7 +100,7 @@ class ManagerListArgs(ma.Schema):
     limit = ma.fields.Integer(load_default=MAX_PAGE, validate=ma.validate.Range(1, MAX_PAGE))
 
 
-class ManagerListOut(ma.Schema):
+class ManagerListOut(Page):
     items = ma.fields.List(ma.fields.Nested(ManagerFields), required=True)
     next_after = ma.fields.String(allow_none=True, required=True,
                                   metadata={"description": "cursor of the next page, if any"})

@@ -10,6 +10,7 @@ from typing import Any
 import marshmallow as ma
 
 from api.common import Day, LedgerBlueprint, identifier, ledger
+from api.pagination import Page
 from api.scores_and_pay import read_side
 from projections.master_data import MAX_PAGE, reassignment_queue
 
@@ -36,7 +37,7 @@ class ToReassignSchema(ma.Schema):
                                   metadata={"description": "more customers than listed"})
 
 
-class ReassignmentQueueOut(ma.Schema):
+class ReassignmentQueueOut(Page):
     on = Day(required=True)
     items = ma.fields.List(ma.fields.Nested(ToReassignSchema), required=True)
     next_after = ma.fields.String(allow_none=True, required=True,

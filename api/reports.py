@@ -18,6 +18,7 @@ import marshmallow as ma
 from flask import Response, request
 
 from api.common import Day, Instant, LedgerBlueprint, Money, ledger, money_text
+from api.pagination import Page
 from api.scores_and_pay import read_side
 from ledger.quarter import Quarter
 from projections.reports import MONEY_COLUMNS, RANKINGS, pay_list, rankings
@@ -71,7 +72,7 @@ class TotalsOut(ma.Schema):
     payable = Money(required=True)
 
 
-class ReportOut(ma.Schema):
+class ReportOut(Page):
     period = ma.fields.String(required=True)
     unit = ma.fields.String(allow_none=True, required=True)
     frozen = ma.fields.Boolean(required=True, metadata={

@@ -402,8 +402,10 @@ class ReadSide:
     def disputes(
         self, *, status: str | None = None, overdue: bool | None = None,
         manager_id: str | None = None, today: date | None = None, limit: int = MAX_DISPUTES,
+        after: int = 0,
     ) -> list[dict[str, Any]]:
-        """Disputes as they stand now, oldest first; overdue = awaiting a decision past due."""
+        """Disputes as they stand now, oldest first; overdue = awaiting a decision past due;
+        `after` a dispute's opening position (the cursor of the page before)."""
         if status is not None and status not in DISPUTE_STATUSES:
             raise InvalidInput({"status": [f"must be one of {', '.join(DISPUTE_STATUSES)}"]})
         if not 1 <= limit <= MAX_DISPUTES:
@@ -411,7 +413,7 @@ class ReadSide:
         day = today or self.app.today()
         self._cut(None, None)
         with reading(self.engine) as conn:
-            queue = [_queue_item(row, day) for row in conn.execute(_queue(manager_id))]
+            queue = [_queue_item(row, day) for row in conn.execute(_queue(manager_id, after))]
         return [
             item for item in queue
             if (status is None or item["status"] == status)
@@ -562,7 +564,7 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
         yield items[start:start + size]
 
 
-def _queue(manager_id: str | None) -> Any:
+def _queue(manager_id: str | None, after: int = 0) -> Any:
     """Each dispute with its latest step (the step with the highest position)."""
     steps = t.dispute_steps
     last = (
@@ -575,6 +577,7 @@ def _queue(manager_id: str | None) -> Any:
         .join(last, last.c.dispute_id == t.disputes.c.dispute_id)
         .join(steps, (steps.c.dispute_id == last.c.dispute_id)
               & (steps.c.position == last.c.position))
+        .where(t.disputes.c.position > after)
         .order_by(t.disputes.c.position)
     )
     if manager_id is not None:
@@ -594,6 +597,7 @@ def _queue_item(row: Any, today: date) -> dict[str, Any]:
         dispute_id=UUID(hex=row.dispute_id), deduction_id=UUID(hex=row.deduction_id),
         manager_id=row.manager_id, status=row.status, awaiting=awaiting,
         due_on=row.due_on, overdue=pending and row.due_on is not None and today > row.due_on,
+        position=row.position,
     )
 
 
