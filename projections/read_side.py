@@ -120,12 +120,16 @@ class ReadSide:
     # --- read your writes -------------------------------------------------------------
 
     def catch_up(self, timeout: float = 2.0) -> int:
-        """Makes the facts hold every event acknowledged so far (or the position the caller
-        asked for); raises ProjectionLagging past `timeout`. Returns the position they hold."""
-        floor = self.consistency.floor()
+        """Makes the facts hold every event acknowledged so far; raises ProjectionLagging
+        past `timeout`. Returns the position they hold.
+
+        Always the head, never the caller's Consistent-After: callers (reports, lists) may
+        have read the head before and then read the views up to it."""
         if self.inline:
-            return self._facts.catch_up(until=floor, timeout=timeout)
-        return self._wait(self._head() if floor is None else floor, timeout)
+            reached = self._facts.catch_up(timeout=timeout)
+            self.consistency.answered(reached, 0.0)
+            return reached
+        return self._wait(self._head(), timeout)
 
     def _ensure(self, position: int) -> int:
         """Waits (bounded) until the facts hold `position`; returns the position they hold.
