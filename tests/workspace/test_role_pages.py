@@ -12,10 +12,11 @@ import copy
 import re
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from dbsupport import fresh_sqlite_url
+from dbsupport import fresh_sqlite_url, postgres_service_url, reset_postgres
 from flask import Flask
 from flask.testing import FlaskClient
 from scorecards import section_2026_3
@@ -115,7 +116,7 @@ class Bank:
         return self._browsers[who]
 
     def page(self, who: str, path: str, status: int = 200, **query: Any) -> str:
-        response = self.browser(who).get(path, query_string=query)
+        response = self.browser(who).get(path, query_string=query or None)
         assert response.status_code == status, (path, response.get_data(as_text=True)[:2000])
         return response.get_data(as_text=True)
 
@@ -155,15 +156,27 @@ def score_on_page(text: str) -> int:
 
 
 @pytest.fixture
-def bank() -> Iterator[Bank]:
-    app = create_app({"LEDGER_ENV": environment_for(fresh_sqlite_url())})
+def bank(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bank]:
+    """SQLite, or PostgreSQL for the tests that ask for both (`BOTH`)."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        reset_postgres()
+        monkeypatch.setenv("LEDGER_SECRET_KEY", "s" * 48)  # PostgreSQL has no generated one
+        url = postgres_service_url()
+    else:
+        url = fresh_sqlite_url()
+    app = create_app({"LEDGER_ENV": environment_for(url)})
     yield Bank(app)
     app.extensions[LEDGER].close()
+
+
+BOTH = pytest.mark.parametrize(
+    "bank", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 
 
 # --- disputes: the queue, the decision form, the worked example ------------------------
 
 
+@BOTH
 def test_a_reviewer_decides_through_the_form_and_the_score_moves_from_740_to_940(
     bank: Bank,
 ) -> None:
@@ -193,6 +206,7 @@ def test_a_reviewer_decides_through_the_form_and_the_score_moves_from_740_to_940
     assert dispute_page not in bank.page("reviewer", "/app/queues/disputes")
 
 
+@BOTH
 def test_the_recorder_deciding_is_refused_on_the_page_and_nothing_is_appended(
     bank: Bank,
 ) -> None:
@@ -231,6 +245,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_appends_nothing(bank: Bank
     assert bank.events() == before and bank.score() == 740
 
 
+@BOTH
 def test_an_appeal_is_decided_by_an_approver_on_the_dispute_page(bank: Bank) -> None:
     ids = bank.worked_example()
     filed = bank.dispute(ids["S3"])
@@ -285,6 +300,7 @@ def test_verify_names_the_first_bad_position_after_tampering(bank: Bank) -> None
     assert found and int(found.group(1)) == position
 
 
+@BOTH
 def test_the_audit_feed_pages_like_the_api(bank: Bank) -> None:
     bank.worked_example()
     total = bank.events()
@@ -300,6 +316,7 @@ def test_the_audit_feed_pages_like_the_api(bank: Bank) -> None:
 # --- adjustments, the pay list, closing ------------------------------------------------------
 
 
+@BOTH
 def test_an_adjustment_is_approved_through_its_form_and_leaves_the_queue(bank: Bank) -> None:
     bank.worked_example()
     proposed = bank.call("POST", "/adjustments", "supervisor", {
@@ -315,6 +332,7 @@ def test_an_adjustment_is_approved_through_its_form_and_leaves_the_queue(bank: B
                       {"approved": "no", "reason": "late"}, 409)
 
 
+@BOTH
 def test_the_pay_list_shows_the_worked_example_and_downloads_as_csv(bank: Bank) -> None:
     bank.worked_example()
     text = bank.page("approver", "/app/reports/pay-list", **Q1)
@@ -326,14 +344,20 @@ def test_the_pay_list_shows_the_worked_example_and_downloads_as_csv(bank: Bank) 
     assert "M1,李伟,B,Branch 1,27000.00,7250.00,740" in body
 
 
+@BOTH
 def test_an_approver_closes_a_period_through_the_form_once(bank: Bank) -> None:
     bank.worked_example()
     page = "/app/periods?period=2026Q1"
-    bank.ledger.clock = lambda: __import__("datetime").datetime(
-        2026, 4, 2, 4, tzinfo=__import__("datetime").UTC)
+    assert 'id="close-period"' in bank.page("approver", page)
+    bank.ledger.clock = lambda: datetime(2026, 4, 2, 4, tzinfo=UTC)  # the quarter is over
     bank.send("approver", page, "/app/periods/2026Q1/close", {"reason": "quarter end"})
     text = bank.page("approver", "/app/periods", period="2026Q1")
     assert "32365.00" in text and 'id="close-period"' not in text
+    # A form sent again (a second tab, a double click) is refused and appends nothing.
+    bank.refused_form("approver", "/app/sign-in", "/app/periods/2026Q1/close",
+                      {"reason": "again"}, 409)
+    bank.refused_form("approver", "/app/sign-in", "/app/periods/2026Q2/close",
+                      {"reason": ""}, 422)
 
 
 def test_an_assessor_saves_part_of_a_sheet_then_submits_it_through_the_forms(
@@ -369,6 +393,7 @@ def test_an_assessor_saves_part_of_a_sheet_then_submits_it_through_the_forms(
 # --- the operator's rule sets ----------------------------------------------------------------
 
 
+@BOTH
 def test_an_operator_reads_a_drafts_diff_with_its_causes_and_publishes_it(bank: Bank) -> None:
     bank.worked_example()
     content = copy.deepcopy(default_document())
@@ -413,6 +438,10 @@ def test_every_role_page_opens_for_its_roles_and_refuses_the_others(bank: Bank) 
             response = bank.browser(who).get(path)
             expected = 200 if role in roles else 403
             assert response.status_code == expected, (path, who, response.status_code)
+            # No inline script or style: the content security policy would block them.
+            text = response.get_data(as_text=True)
+            assert "style=" not in text and "<script" not in text and "<style" not in text
+            assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
 
 def test_a_page_asks_for_sign_in_first(bank: Bank) -> None:
