@@ -50,6 +50,8 @@ REBUILD_MARK = "rebuild:"
 DEFAULT_PAGE = 2_000
 MAX_PAGE = 10_000
 MAX_RETRY_AFTER = 60
+STEP_PAGES = 10
+"""Pages a worker applies before it looks again at its stop flag and its locks."""
 
 Progress = Callable[[int], None]
 """Told how many more events (or managers) were processed."""
@@ -281,8 +283,10 @@ def _step(facts: FactsProjection, live: FigureView, coordinator: Coordinator) ->
     """One round over the views this worker owns; True when it moved one of them."""
     moved = False
     if coordinator.owns(FACTS):
+        # A bounded step, so that a stop request and a lost lock are noticed between steps
+        # even in a long catch-up.
         before = facts.position()
-        moved = facts.catch_up() != before
+        moved = facts.catch_up(until=min(facts.head(), before + STEP_PAGES * facts.page)) != before
     if coordinator.owns(live.tracking):
         # The figures follow whatever the facts' owner (maybe another worker) committed,
         # once the facts are within a page of the head: recomputing the touched managers
