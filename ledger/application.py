@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Transcoder
 
@@ -195,6 +195,25 @@ class LedgerApplication(Application[UUID]):
         if self.on_recorded is not None:
             self.on_recorded(receipt, seconds)
         return receipt
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """The library's save, less its two runtime Protocol checks per aggregate
+        (`typing`'s isinstance on a Protocol walks the class's attributes): 40% of
+        saving 100 managers on SQLite (cProfile, issue 18). An aggregate is told by its
+        class; anything else still goes through the library's checks."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing.events.extend(obj.collect_events())
+                processing.aggregates[obj.id] = obj
+            else:
+                processing.collect_events(obj)
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # the library's deprecated hook, as its save calls it
+        return recordings
 
     def _made(
         self, value: T, *aggregates: Aggregate, idempotency: IdempotencyRecord | None,

@@ -179,16 +179,18 @@ def plan_append(head: Head, now: datetime, stored_events: Sequence[StoredEvent])
         recorded_at = max(now, head.recorded_at + timedelta(microseconds=1))
     link = head.link
     appended = []
+    # chain_link's formula, with the append's one recording time converted once.
+    recorded_micros = to_micros(recorded_at)
     for offset, stored in enumerate(stored_events, start=1):
         position = head.position + offset
-        link = chain_link(
+        link = link_from_parts(
             link,
             position,
-            stored.originator_id,
+            originator_text(stored.originator_id),
             stored.originator_version,
             stored.topic,
             state_digest(stored.state),
-            recorded_at,
+            recorded_micros,
         )
         appended.append(
             Appended(
