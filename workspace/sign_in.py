@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import make_response, redirect, render_template, request, url_for
+from flask import abort, make_response, redirect, render_template, request, url_for
 
 from workspace import blp
 from workspace.i18n import COOKIE, LANGUAGES, translated
@@ -50,6 +50,12 @@ def landing() -> Any:
     if who.role == "manager" and who.manager_id:
         return redirect(url_for("workspace.manager_quarter", manager_id=who.manager_id))
     return render_template("landing.html")
+
+
+@blp.get("/<path:unknown>")
+def no_such_page(unknown: str) -> Any:
+    """Any other path under /app/: a 404 page, not the API's problem report."""
+    abort(404)
 
 
 @blp.post("/language")

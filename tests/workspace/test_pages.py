@@ -503,3 +503,46 @@ def test_on_postgresql_the_pages_name_the_missing_secret_and_serve_with_one(
         assert bank.score_on_page(known_at=known_before) == 740
     finally:
         app.extensions[LEDGER].close()
+
+
+def test_ledger_demo_leaves_a_session_secret_beside_its_sqlite_file(tmp_path: Path) -> None:
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    env = {k: v for k, v in os.environ.items() if k != "LEDGER_SECRET_KEY"}
+    env["LEDGER_DATABASE_URL"] = f"sqlite:///{tmp_path}/var/ledger.db"
+    (tmp_path / "var").mkdir()
+    ledger = [sys.executable, "-c", "from ledger_cli.main import main; main()"]
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([*ledger, "db", "upgrade"], env=env, cwd=root, check=True,
+                   capture_output=True)
+    shown = subprocess.run([*ledger, "demo"], env=env, cwd=root, check=True,
+                           capture_output=True, text=True).stdout
+    secret = tmp_path / "var" / "ledger.db.secret-key"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert "/app/sign-in" in shown and secret.read_text().strip() not in shown
+
+
+# --- accessible pages ------------------------------------------------------------------------
+
+
+def test_every_input_of_the_quarter_has_a_label_and_headings_go_in_order(
+        bank: Bank, example: dict[str, str]) -> None:
+    for language in ("en", "zh_CN"):
+        text = bank.page("m1", QUARTER, lang=language, **Q1)
+        inputs = re.findall(r'<(?:input|select|textarea)\b([^>]*)>', text)
+        visible = [attrs for attrs in inputs if 'type="hidden"' not in attrs]
+        assert len(visible) >= 6  # the three pickers and a reason per open deduction
+        for attrs in visible:
+            found = re.search(r'id="([^"]+)"', attrs)
+            assert found and f'<label for="{found.group(1)}">' in text, attrs
+        levels = [int(level) for level in re.findall(r"<h([1-6])\b", text)]
+        assert levels[0] == 1 and levels.count(1) == 1
+        assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False)), levels
+
+
+def test_an_unknown_page_is_a_page_not_a_problem_report(bank: Bank) -> None:
+    response = bank.browser("m1").get("/app/no-such-page")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert 'id="refusal"' in response.get_data(as_text=True)
