@@ -94,9 +94,12 @@ def render_dispute(dispute_id: UUID, *, refusal: str | None = None, status: int 
     dispute = app.dispute(dispute_id)
     own_manager_or_403(dispute.manager_id)
     deduction = app.deduction(dispute.deduction_id)
+    rules = app.ruleset(deduction.ruleset_version)
     steps = trail(app.history(dispute_id), app.history(dispute.deduction_id))
     return render_template(
         "auditor/dispute.html", dispute=dispute, deduction=deduction, steps=steps,
+        rule=rules.deductions.get(deduction.rule_code),
+        points=deduction.error_points(rules.score.aggravation_factor),
         appeal_by=app.appeal_deadline(dispute), decision=_decision_endpoint(dispute.status),
         outcomes=OUTCOMES, refusal=refusal, errors=errors or {},
         typed=request.form if refusal else {}, manager_id=dispute.manager_id,

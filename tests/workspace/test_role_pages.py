@@ -12,7 +12,7 @@ import copy
 import re
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -243,6 +243,21 @@ def test_a_form_without_its_csrf_token_is_refused_and_appends_nothing(bank: Bank
         "outcome": "upheld", "reason": "forged", "csrf_token": "forged"})
     assert response.status_code == 400
     assert bank.events() == before and bank.score() == 740
+
+
+def test_the_queue_puts_overdue_disputes_first_and_says_how_many(bank: Bank) -> None:
+    ids = bank.worked_example()
+    first = bank.dispute(ids["S3"])
+    bank.ledger.clock = lambda: datetime.now(UTC) + timedelta(days=11)  # S3's is overdue
+    second = bank.call("POST", f"/deductions/{ids['C7']}/disputes", "m1", {"reason": "late"}, 201)
+    queue = bank.page("reviewer", "/app/queues/disputes")
+    rows = re.findall(r'<tr( class="overdue")?>\s*<td><a href="/app/disputes/([0-9a-f-]+)"', queue)
+    assert rows == [(' class="overdue"', first["id"]), ("", second["id"])]
+    assert "2 awaiting your decision, 1 of them overdue." in queue
+    # Decided late, it is still decided (nothing is decided automatically, nor refused).
+    page = f"/app/disputes/{first['id']}"
+    bank.send("reviewer", page, f"{page}/decision", {"outcome": "rejected", "reason": "late"})
+    assert first["id"] not in bank.page("reviewer", "/app/queues/disputes")
 
 
 @BOTH
