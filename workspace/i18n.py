@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -80,13 +81,30 @@ def compiled_translations() -> Path:
     place, so none reads a half-written one)."""
     sources = sorted(TRANSLATIONS.glob("*/LC_MESSAGES/*.po"))
     fingerprint = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
-    target = Path(tempfile.gettempdir()) / f"cm-ledger-translations-{fingerprint}"
+    target = _private_cache() / f"translations-{fingerprint}"
     for locale in sorted({source.parts[-3] for source in sources}):
         # Babel reads "zh_CN" as zh_Hans_CN, and looks for the catalogue under that name.
         compiled = target / str(Locale.parse(locale)) / "LC_MESSAGES" / f"{DOMAIN}.mo"
         if not compiled.exists():
             _compile(locale, [s for s in sources if s.parts[-3] == locale], compiled)
     return target
+
+
+def _private_cache() -> Path:
+    """A directory of this user's own under the temporary directory. Translated messages
+    are trusted as markup by Jinja, so a catalogue another local user planted must never be
+    read: a directory that is not ours alone is replaced by a fresh private one."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    cache = Path(tempfile.gettempdir()) / f"cm-ledger-{uid}"
+    try:
+        cache.mkdir(mode=0o700, exist_ok=True)
+        info = cache.lstat()
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="cm-ledger-"))
+    private = stat.S_ISDIR(info.st_mode) and not info.st_mode & 0o077
+    if not private or (hasattr(os, "getuid") and info.st_uid != uid):
+        return Path(tempfile.mkdtemp(prefix="cm-ledger-"))
+    return cache
 
 
 def _compile(locale: str, sources: list[Path], compiled: Path) -> None:

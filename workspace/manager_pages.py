@@ -168,6 +168,7 @@ def _feed_at(position: int) -> str:
 
 
 def _step_label(item: dict[str, Any]) -> str:
-    return translated("%(type)s on %(day)s: %(effect)+d, score %(after)d", type=item["type"],
+    return translated("%(type)s on %(day)s: %(effect)+d, score %(after)d",
+                      type=translated(item["type"]),
                    day=item["effective_on"] or "", effect=item["effect"],
                    after=item["score_after"])

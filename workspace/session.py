@@ -10,6 +10,7 @@ roles for the same data, and a manager sees only their own pages
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -35,6 +36,7 @@ SECRET_PROBLEM = "workspace.secret_problem"
 SESSION_LIFETIME = timedelta(hours=12)
 """A workday: the session ends then even if the token lives on (TB: bound everything)."""
 DIGEST = "token_digest"
+SECURE_COOKIES = "LEDGER_SECURE_COOKIES"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,6 +68,9 @@ def register_sessions(app: Flask) -> None:
         SESSION_COOKIE_NAME="ledger_session", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_PATH=PREFIX,
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        # Behind TLS (ledger serve speaks plain HTTP; TLS ends in front of it) the cookie
+        # should travel over HTTPS only.
+        SESSION_COOKIE_SECURE=os.environ.get(SECURE_COOKIES, "").lower() in ("1", "true"),
     )
     app.session_interface = WorkspaceSessions()
 

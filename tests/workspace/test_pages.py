@@ -546,3 +546,20 @@ def test_an_unknown_page_is_a_page_not_a_problem_report(bank: Bank) -> None:
     response = bank.browser("m1").get("/app/no-such-page")
     assert response.status_code == 404 and response.mimetype == "text/html"
     assert 'id="refusal"' in response.get_data(as_text=True)
+
+
+def test_behind_tls_the_session_cookie_is_marked_secure(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_SECURE_COOKIES", "true")
+    app = create_app({"LEDGER_ENV": environment_for(fresh_sqlite_url())})
+    try:
+        bank = Bank(app)
+        client = app.test_client()
+        response = client.post("/app/sign-in", base_url="https://localhost", data={
+            "token": bank.tokens["m1"],
+            "csrf_token": csrf_of(client.get("/app/sign-in", base_url="https://localhost"))},
+            headers={"Referer": "https://localhost/app/sign-in"})
+        assert response.status_code == 302
+        assert "Secure" in response.headers["Set-Cookie"]
+    finally:
+        app.extensions[LEDGER].close()
