@@ -56,6 +56,7 @@ def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
         reference,
         scores_and_pay,
     )
+    from ledger.ruleset_schema import SCHEMA_NAME, ruleset_json_schema
     from persistence.tokens import TokenStore
 
     app.json = common.LedgerJSONProvider(app)
@@ -75,6 +76,7 @@ def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
     api = errors.LedgerApi(app)
     api.spec.components.security_scheme("bearerAuth", auth.BEARER_SCHEME)
     common.register_fields(api)
+    api.spec.components.schema(SCHEMA_NAME, ruleset_json_schema())
     app.extensions[API] = api
     for blueprint in _blueprints():
         api.register_blueprint(blueprint, url_prefix="/api/v1")

@@ -193,8 +193,11 @@ class LedgerApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
                        headers=headers)
 
     def _init_spec(self, *, extra_plugins: Any = None, **options: Any) -> None:
-        super()._init_spec(extra_plugins=[*(extra_plugins or ()), ProblemResponses()],
-                           **options)
+        from api.examples import WorkedExamples  # noqa: PLC0415 - after the operationIds
+
+        super()._init_spec(
+            extra_plugins=[*(extra_plugins or ()), ProblemResponses(), WorkedExamples()],
+            **options)
 
     def _register_responses(self) -> None:
         for status in http.HTTPStatus:

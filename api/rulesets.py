@@ -12,6 +12,7 @@ from api.common import CommandSchema, Day, LedgerBlueprint, ledger, with_receipt
 from ledger.application import Made
 from ledger.errors import InvalidInput
 from ledger.rulebook import RuleBook
+from ledger.ruleset_schema import SCHEMA_NAME
 from ledger.store import IdempotencyRecord
 from persistence.tokens import ROLES
 from projections.materialised import MAX_DIFF_KEYS
@@ -20,11 +21,15 @@ from projections.rule_diff import diff_against_live, key_answer
 blp = LedgerBlueprint("rulesets", __name__, description="Versioned rule sets")
 
 
+DOCUMENT = {"allOf": [{"$ref": f"#/components/schemas/{SCHEMA_NAME}"}]}
+"""The rule-set document's JSON Schema (ledger/ruleset_schema.py), for the reference."""
+
+
 class RulesetIn(ma.Schema):
     version = ma.fields.String(required=True, validate=ma.validate.Length(1, 64))
     effective_from = Day(required=True)
     content = ma.fields.Dict(keys=ma.fields.String(), required=True,
-                             metadata={"description": "the rule-set document (§3.7)"})
+                             metadata={"description": "the rule-set document (§3.7)", **DOCUMENT})
 
 
 class RulesetFields(ma.Schema):
@@ -34,11 +39,11 @@ class RulesetFields(ma.Schema):
 
 
 class RulesetOut(RulesetFields, CommandSchema):
-    content = ma.fields.Dict(keys=ma.fields.String(), required=True)
+    content = ma.fields.Dict(keys=ma.fields.String(), required=True, metadata=DOCUMENT)
 
 
 class RulesetDetailOut(RulesetFields):
-    content = ma.fields.Dict(keys=ma.fields.String(), required=True)
+    content = ma.fields.Dict(keys=ma.fields.String(), required=True, metadata=DOCUMENT)
 
 
 class RulesetListOut(ma.Schema):

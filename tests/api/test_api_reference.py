@@ -96,3 +96,33 @@ def test_every_problem_type_resolves_to_a_page_explaining_it(harness: Harness) -
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return [(path, method, operation) for path, operations in spec["paths"].items()
             for method, operation in operations.items() if method in HTTP_METHODS]
+
+
+def test_the_documents_examples_replay_the_worked_example(harness: Harness) -> None:
+    """Each request example of the reference is accepted, in the order of DESIGN §4."""
+    spec = harness.client.get("/openapi.json").get_json()
+    examples = {operation["operationId"]: (path, method, operation["requestBody"]["content"]
+                                           ["application/json"]["example"])
+                for path, method, operation in _operations(spec)
+                if "example" in operation.get("requestBody", {}).get("content", {}).get(
+                    "application/json", {})}
+    assert len(examples) >= 8
+    ids: dict[str, str] = {}
+    steps = [("registerManager", "supervisor", {}), ("registerCustomer", "supervisor", {}),
+             ("assignCustomer", "supervisor", {"customer_id": "C1"}),
+             ("setTarget", "supervisor", {"manager_id": "M1", "period": "2026Q1"}),
+             ("postContribution", "integrator", {}), ("recordDeduction", "supervisor", {}),
+             ("fileDispute", "m1", {"deduction_id": "deduction"}),
+             ("decide", "reviewer", {"dispute_id": "dispute"})]
+    for operation_id, who, names in steps:
+        path, method, body = examples[operation_id]
+        for name, value in names.items():
+            path = path.replace("{" + name + "}", ids.get(value, value))
+        answer = getattr(harness.client, method)(path, json=body, headers=harness.headers(who))
+        assert answer.status_code in (200, 201), (operation_id, answer.get_data(as_text=True))
+        if operation_id in ("recordDeduction", "fileDispute"):
+            ids["deduction" if operation_id == "recordDeduction" else "dispute"] = (
+                answer.get_json()["id"])
+    score = harness.ok(harness.get("/managers/M1/score", "auditor", period="2026Q1",
+                                   as_of="2026-03-31"))
+    assert score["score"] == 1000  # S3 disputed and upheld: nothing counts against M1
