@@ -101,15 +101,20 @@ def render_dispute(dispute_id: UUID, *, refusal: str | None = None, status: int 
         rule=rules.deductions.get(deduction.rule_code),
         points=deduction.error_points(rules.score.aggravation_factor),
         appeal_by=app.appeal_deadline(dispute), decision=_decision_endpoint(dispute.status),
+        role=_role(),
         outcomes=OUTCOMES, refusal=refusal, errors=errors or {},
         typed=request.form if refusal else {}, manager_id=dispute.manager_id,
         period=str(Quarter.of(deduction.effective_on))), status
 
 
 def _decision_endpoint(status: str) -> str | None:
-    who = signed_in()
     role, endpoint = DECIDERS.get(status, ("", ""))
-    return f"workspace.{endpoint}" if who is not None and who.role == role else None
+    return f"workspace.{endpoint}" if _role() == role else None
+
+
+def _role() -> str:
+    who = signed_in()
+    return who.role if who is not None else ""
 
 
 @blp.get("/audit/verify")

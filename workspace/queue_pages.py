@@ -24,7 +24,13 @@ from api.adjustments import ApprovalIn
 from api.assessment import SheetIn
 from api.audit import LogArgs
 from api.common import money_text
-from api.disputes import DecisionIn
+from api.disputes import (
+    CommentIn,
+    DecisionIn,
+    InformationIn,
+    InformationRequestIn,
+    WithdrawalIn,
+)
 from api.errors import classify, flatten_messages
 from api.periods import CloseIn
 from api.reports import BOM, CSV_TYPE, PAY_COLUMNS, ReportArgs
@@ -38,7 +44,7 @@ from workspace import blp
 from workspace.auditor_pages import render_dispute, url_here
 from workspace.forms import cut, load
 from workspace.i18n import translated
-from workspace.session import ledger, pages_for, read_side, signed_in
+from workspace.session import ledger, own_manager_or_403, pages_for, read_side, signed_in
 
 QUEUE_PAGE = 50
 """Rows per page of a queue (the API's dispute queue answers up to 1000 at once)."""
@@ -130,6 +136,64 @@ def decide_appeal(dispute_id: UUID) -> Any:
     except LedgerError as error:
         return refused(render_dispute, error, dispute_id)
     flash(translated("The appeal is decided; the decision is final."))
+    return redirect(url_for("workspace.dispute_page", dispute_id=dispute_id), 303)
+
+
+@blp.post("/disputes/<uuid:dispute_id>/comments")
+@pages_for("manager", "supervisor", "approver")
+def comment_on_dispute(dispute_id: UUID) -> Any:
+    """A comment by a party or a reviewer (a manager only on their own dispute)."""
+    own_manager_or_403(ledger().dispute(dispute_id).manager_id)
+    try:
+        ledger().comment_on_dispute(dispute_id, **load(CommentIn, request.form, ("text",)))
+    except LedgerError as error:
+        return refused(render_dispute, error, dispute_id)
+    return _back_to_dispute(dispute_id, translated("The comment is recorded."))
+
+
+@blp.post("/disputes/<uuid:dispute_id>/information-request")
+@pages_for("supervisor", "approver")
+def request_information(dispute_id: UUID) -> Any:
+    """A reviewer asks the filer (never the recorder); the decision deadline pauses."""
+    try:
+        ledger().request_information(
+            dispute_id, **load(InformationRequestIn, request.form, ("question",)))
+    except LedgerError as error:
+        return refused(render_dispute, error, dispute_id)
+    return _back_to_dispute(dispute_id, translated("The filer is asked; the deadline pauses."))
+
+
+@blp.post("/disputes/<uuid:dispute_id>/information")
+@pages_for("manager")
+def provide_information(dispute_id: UUID) -> Any:
+    """The filer answers a request for information; the deadline runs on."""
+    try:
+        ledger().provide_information(dispute_id, answering_manager_id=_manager_id(),
+                                     **load(InformationIn, request.form, ("answer",)))
+    except LedgerError as error:
+        return refused(render_dispute, error, dispute_id)
+    return _back_to_dispute(dispute_id, translated("The answer is recorded."))
+
+
+@blp.post("/disputes/<uuid:dispute_id>/withdrawal")
+@pages_for("manager")
+def withdraw_dispute(dispute_id: UUID) -> Any:
+    """The filer withdraws an open dispute; the deduction counts on."""
+    try:
+        ledger().withdraw_dispute(dispute_id, withdrawing_manager_id=_manager_id(),
+                                  **load(WithdrawalIn, request.form, ("reason",)))
+    except LedgerError as error:
+        return refused(render_dispute, error, dispute_id)
+    return _back_to_dispute(dispute_id, translated("The dispute is withdrawn."))
+
+
+def _manager_id() -> str | None:
+    who = signed_in()
+    return who.manager_id if who is not None and who.role == "manager" else None
+
+
+def _back_to_dispute(dispute_id: UUID, message: str) -> Any:
+    flash(message)
     return redirect(url_for("workspace.dispute_page", dispute_id=dispute_id), 303)
 
 

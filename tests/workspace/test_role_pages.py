@@ -275,6 +275,33 @@ def test_an_appeal_is_decided_by_an_approver_on_the_dispute_page(bank: Bank) -> 
     assert bank.score() == 840
 
 
+@BOTH
+def test_the_parties_ask_answer_comment_and_withdraw_on_the_dispute_page(bank: Bank) -> None:
+    ids = bank.worked_example()
+    filed = bank.dispute(ids["S3"])
+    page = f"/app/disputes/{filed['id']}"
+    # The recorder may not ask; another reviewer may, and the deadline pauses.
+    bank.refused_form("supervisor", page, f"{page}/information-request",
+                      {"question": "mine?"}, 403)
+    bank.send("reviewer", page, f"{page}/information-request", {"question": "which call?"})
+    assert page not in bank.page("reviewer", "/app/queues/disputes")  # the filer owes a step
+    assert 'id="answer-information"' in bank.page("m1", page)
+    bank.send("m1", page, f"{page}/information", {"answer": "the call of 3 February"})
+    assert page in bank.page("reviewer", "/app/queues/disputes")
+    bank.send("m1", page, f"{page}/comments", {"text": "call log attached"})
+    bank.send("reviewer", page, f"{page}/comments", {"text": "received"})
+    trail = bank.page("auditor", page)
+    for text in ("which call?", "the call of 3 February", "call log attached", "received"):
+        assert text in trail
+    # Another manager may not comment; the filer withdraws, and the deduction counts on.
+    before = bank.events()
+    assert bank.send("m2", page, f"{page}/comments", {"text": "x"}, 403)
+    assert bank.events() == before
+    bank.send("m1", page, f"{page}/withdrawal", {"reason": "settled"})
+    assert bank.score() == 740
+    assert 'id="withdraw"' not in bank.page("m1", page)
+
+
 # --- the trails ---------------------------------------------------------------------------
 
 
