@@ -67,9 +67,10 @@ class Sleeping:
 class Listening:
     """PostgreSQL: LISTEN for appends and one advisory lock per owned view, on one session."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, label: str = "") -> None:
         self.dsn = libpq_dsn(url)
-        self.name = f"ledger-projections {socket.gethostname()} {os.getpid()}"
+        # Who holds a lock, as pg_stat_activity shows it (at most 63 bytes are kept).
+        self.name = f"ledger-projections {os.getpid()} {label} {socket.gethostname()}"[:63]
         self._conn: psycopg2.extensions.connection | None = None
         self._owned: set[str] = set()
 
@@ -136,9 +137,10 @@ class Listening:
                 pass  # Already broken: closing is all that was left to do.
 
 
-def coordinator_for(url: str) -> Coordinator:
-    """The coordinator for the projection writer's database URL."""
-    return Listening(url) if backend_of(url) == "postgresql" else Sleeping()
+def coordinator_for(url: str, label: str = "") -> Coordinator:
+    """The coordinator for the projection writer's database URL; `label` names the session
+    (the view a worker's thread follows)."""
+    return Listening(url, label) if backend_of(url) == "postgresql" else Sleeping()
 
 
 def owners(url: str, views: list[str]) -> dict[str, int]:

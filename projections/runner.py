@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -258,47 +259,74 @@ def follow(
 def run_forever(
     app: LedgerApplication, page: int = DEFAULT_PAGE, poll_seconds: float = 0.5,
     should_stop: Callable[[], bool] = lambda: False,
-    coordinator: Coordinator | None = None,
+    coordinators: Callable[[str], Coordinator] | None = None,
 ) -> None:
     """The worker loop of `ledger projections run`: follow the log until told to stop.
 
-    Each view (the facts, the live figures) is applied only while this worker owns it
-    (persistence.coordination: an advisory lock per view on PostgreSQL); a worker that owns
-    nothing waits and takes a view over when its owner dies. Caught up, it sleeps until the
-    next append's NOTIFY, or `poll_seconds` at most (the fallback, and SQLite's only way).
-    A worker that falls behind catches up in pages without sleeping in between.
+    Each view (the facts, the live figures) has a thread of its own, which applies the view
+    only while this worker owns it (persistence.coordination: an advisory lock per view on
+    PostgreSQL, each thread on a session of its own); a worker that owns nothing waits and
+    takes a view over when its owner dies. Caught up, a thread sleeps until the next
+    append's NOTIFY, or `poll_seconds` at most (the fallback, and SQLite's only way). One
+    view's work never delays the other's: recomputing figures does not hold back the facts
+    a query waits for. An error in either thread stops both and is raised here.
     """
-    coordinator = coordinator or coordinator_for(projection_url(app))
+    make = coordinators or (lambda view: coordinator_for(projection_url(app), view))
     facts = FactsProjection(app, page)
+    watcher = FactsProjection(app, page)  # the live thread's view of the facts' position
     live = FigureView(facts.engine, LIVE)
+    steps: dict[str, Callable[[], bool]] = {
+        FACTS: lambda: _facts_step(facts),
+        live.tracking: lambda: _live_step(watcher, live),
+    }
+    halt = threading.Event()
+    failures: list[BaseException] = []
+
+    def follow_view(view: str, step: Callable[[], bool]) -> None:
+        coordinator = make(view)
+        try:
+            while not (halt.is_set() or should_stop()):
+                if not (coordinator.owns(view) and step()):
+                    coordinator.wait(poll_seconds)
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread
+            failures.append(error)
+            halt.set()
+        finally:
+            coordinator.close()
+
+    threads = [threading.Thread(target=follow_view, args=item, name=f"follow {item[0]}",
+                                daemon=True) for item in steps.items()]
+    for thread in threads:
+        thread.start()
     try:
-        while not should_stop():
-            if not _step(facts, live, coordinator):
-                coordinator.wait(poll_seconds)
+        while any(thread.is_alive() for thread in threads):
+            threads[0].join(timeout=0.5)
     finally:
-        coordinator.close()
+        halt.set()
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
 
 
-def _step(facts: FactsProjection, live: FigureView, coordinator: Coordinator) -> bool:
-    """One round over the views this worker owns; True when it moved one of them."""
-    moved = False
-    if coordinator.owns(FACTS):
-        # A bounded step, so that a stop request and a lost lock are noticed between steps
-        # even in a long catch-up.
-        before = facts.position()
-        moved = facts.catch_up(until=min(facts.head(), before + STEP_PAGES * facts.page)) != before
-    if coordinator.owns(live.tracking):
-        # The figures follow whatever the facts' owner (maybe another worker) committed,
-        # once the facts are within a page of the head: recomputing the touched managers
-        # at every page of a long catch-up would redo the same work many times, and would
-        # keep this worker too busy to take over the facts promptly should their owner die.
-        target = facts.position()
-        with reading(facts.engine) as conn:
-            at = tracked(conn, live.tracking)
-        if (at is None or at < target) and facts.head() - target <= facts.page:
-            live.follow(target)
-            moved = True
-    return moved
+def _facts_step(facts: FactsProjection) -> bool:
+    """Applies up to STEP_PAGES pages; True when the facts moved. Bounded, so that a stop
+    request and a lost lock are noticed between steps even in a long catch-up."""
+    before = facts.position()
+    return facts.catch_up(until=min(facts.head(), before + STEP_PAGES * facts.page)) != before
+
+
+def _live_step(facts: FactsProjection, live: FigureView) -> bool:
+    """The figures follow whatever the facts' owner (maybe another worker) committed, once
+    the facts are within a page of the head: recomputing the touched managers at every page
+    of a long catch-up would redo the same work many times over."""
+    target = facts.position()
+    with reading(facts.engine) as conn:
+        at = tracked(conn, live.tracking)
+    if (at is not None and at >= target) or facts.head() - target > facts.page:
+        return False
+    live.follow(target)
+    return True
 
 
 def rebuild_live(

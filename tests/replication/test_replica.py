@@ -108,7 +108,8 @@ def kill_a_worker_mid_batch(
     both are up and A has committed some pages; the other (B) must take over."""
     projector = with_user(primary.url(), PROJECTOR)
     workers = [started.worker(env, tmp_path / f"worker-{n}.log") for n in (1, 2)]
-    sessions = [until(lambda w=w: session_of(primary, w.pid), 30) for w in workers]
+    sessions = [until(lambda w=w: session_of(primary, w.pid, runner.FACTS), 30)
+                for w in workers]
     owner = until(lambda: owners(projector, [runner.FACTS]).get(runner.FACTS), 30)
     a_session = owner
     worker_a, worker_b = workers if sessions[0] == owner else workers[::-1]
@@ -130,11 +131,11 @@ def kill_a_worker_mid_batch(
             f"and committed its first page after {progressed * 1000:.0f} ms")
 
 
-def session_of(cluster: Cluster, pid: int) -> int | None:
-    """The server pid of a worker process's coordinating session (persistence.coordination
-    names it after the worker's host and pid)."""
+def session_of(cluster: Cluster, pid: int, view: str) -> int | None:
+    """The server pid of the session a worker process follows `view` on (it is named after
+    the worker's pid and the view, persistence.coordination.Listening)."""
     rows = admin_query(cluster.admin_url, "SELECT pid FROM pg_stat_activity "
-                       "WHERE application_name LIKE %s", (f"ledger-projections % {pid}",))
+                       "WHERE application_name LIKE %s", (f"ledger-projections {pid} {view} %",))
     return int(rows[0][0]) if rows else None
 
 
