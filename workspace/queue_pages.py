@@ -35,7 +35,7 @@ from api.errors import classify, flatten_messages
 from api.periods import CloseIn
 from api.reports import BOM, CSV_TYPE, PAY_COLUMNS, ReportArgs
 from api.standings import StandingsArgs
-from ledger.errors import InvalidInput, LedgerError
+from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.quarter import Quarter
 from ledger.rules import MAX_POINTS
 from projections.adjustment_queue import adjustments_awaiting
@@ -254,6 +254,8 @@ def sheet_page(plan_id: str, manager_id: str) -> Any:
 def render_sheet(plan_id: str, manager_id: str, *, refusal: str | None = None,
                  status: int = 200, errors: dict[str, list[str]] | None = None) -> Any:
     plan = ledger().assessment_plan(plan_id)
+    if manager_id not in plan.managers:
+        raise NotFound(f"plan {plan_id} has no sheet for manager {manager_id}")
     who = signed_in()
     assessor = plan.assessor_named(who.subject if who else "")
     return render_template(

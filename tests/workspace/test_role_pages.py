@@ -511,3 +511,22 @@ def test_the_role_pages_speak_chinese_when_asked(bank: Bank) -> None:
     assert "没有待审批的调整。" in queue.get_data(as_text=True)
     catalog = bank.page("operator", "/app/rulesets/2026.1", lang="zh_CN")
     assert "职业操守" in catalog and "差错扣分目录" in catalog
+
+
+def test_unknown_or_malformed_addresses_are_pages_naming_why_never_a_500(bank: Bank) -> None:
+    bank.worked_example()
+    before = bank.events()
+    for who, path, status in (
+        ("operator", "/app/rulesets/9.9", 404), ("operator", "/app/rulesets/9.9/diff", 404),
+        ("approver", "/app/periods?period=2026Q9", 422),
+        ("auditor", "/app/audit/events?after=-1", 422),
+        ("supervisor", "/app/queues/sheets/P-none/M1", 404),
+        ("supervisor", "/app/disputes/not-a-uuid", 404),
+        ("auditor", "/app/standings?as_of=2026-02-30", 422),
+        ("approver", "/app/reports/pay-list?period=Q1", 422),
+    ):
+        response = bank.browser(who).get(path)
+        assert response.status_code == status, (path, response.status_code)
+        assert response.mimetype == "text/html", path
+    bank.send("approver", "/app/periods", "/app/periods/2026Q9/close", {"reason": "x"}, 422)
+    assert bank.events() == before
