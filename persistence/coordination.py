@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import psycopg2
 import psycopg2.extensions
+from sqlalchemy import Connection, text
 
 from persistence.postgres import NOTIFY_CHANNEL
 from persistence.url import backend_of, libpq_dsn
@@ -143,18 +144,14 @@ def coordinator_for(url: str, label: str = "") -> Coordinator:
     return Listening(url, label) if backend_of(url) == "postgresql" else Sleeping()
 
 
-def owners(url: str, views: list[str]) -> dict[str, int]:
-    """The server process id of the session holding each view's lock (PostgreSQL only)."""
-    if backend_of(url) != "postgresql":
+def owners(conn: Connection, views: list[str]) -> dict[str, int]:
+    """The server process id of the session holding each view's lock (PostgreSQL only).
+    pg_locks is readable by every role, so any connection (the service's) may ask."""
+    if conn.dialect.name != "postgresql":
         return {}
-    conn = psycopg2.connect(libpq_dsn(url), connect_timeout=CONNECT_SECONDS)
-    try:
-        with conn.cursor() as curs:
-            curs.execute(
-                "SELECT v.name, l.pid FROM unnest(%s::text[]) AS v(name) JOIN pg_locks l "
-                "ON l.locktype = 'advisory' AND l.granted AND l.classid = %s "
-                "AND l.objid = hashtext(v.name)::oid AND l.objsubid = 2",
-                (views, LOCK_NAMESPACE))
-            return {str(name): int(pid) for name, pid in curs.fetchall()}
-    finally:
-        conn.close()
+    rows = conn.execute(text(
+        "SELECT v.name, l.pid FROM unnest(CAST(:views AS text[])) AS v(name) JOIN pg_locks l "
+        "ON l.locktype = 'advisory' AND l.granted AND l.classid = :namespace "
+        "AND l.objid = CAST(hashtext(v.name) AS oid) AND l.objsubid = 2"),
+        {"views": views, "namespace": LOCK_NAMESPACE})
+    return {str(name): int(pid) for name, pid in rows}

@@ -415,12 +415,12 @@ def status(app: LedgerApplication) -> list[Status]:
         marks = tracking_rows(conn, REBUILD_MARK)
         defined = {row.view_name: row.ruleset_version for row in conn.execute(select(t.views))}
         positions = {FACTS: tracked(conn, FACTS)}
+        held = owners(conn, [FACTS, FigureView.tracking_name(LIVE)])
         for name in sorted(defined.keys() | {LIVE}):
             positions[FigureView.tracking_name(name)] = tracked(
                 conn, FigureView.tracking_name(name)
             )
     facts_rebuilding = REBUILD_MARK + LIVE in marks
-    held = owners(projection_url(app), [FACTS, FigureView.tracking_name(LIVE)])
     found = [Status(FACTS, positions[FACTS], head, rebuilding=facts_rebuilding,
                     owner=held.get(FACTS))]
     for name in sorted(defined.keys() | {LIVE}):

@@ -36,14 +36,13 @@ from sqlalchemy import select
 from bench.live import Answer, call, free_port
 from bench.seed import seed
 from ledger.application import LedgerApplication
-from persistence.coordination import owners
-from persistence.engines import with_user
+from persistence.coordination import owners as lock_owners
 from persistence.head import generate_key
 from persistence.tokens import TokenStore
 from persistence.url import environment_for
 from projections import runner
 from projections import tables as t
-from projections.database import engine_for, reading
+from projections.database import engine_for, engine_for_url, reading
 from projections.materialised import FigureView
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -55,7 +54,6 @@ WORKER_PAGE = 100
 ROUNDS = 20
 MANAGER = "M00000"
 LIVE_TRACKING = FigureView.tracking_name("live")
-PROJECTOR = os.environ.get("LEDGER_PROJECTION_ROLE", "ledger_projector")
 
 
 def test_reads_from_a_streaming_standby_keep_read_your_writes_and_workers_take_over(
@@ -106,11 +104,10 @@ def kill_a_worker_mid_batch(
 ) -> str:
     """Two workers start together; the one that took the facts' lock (A) is killed once
     both are up and A has committed some pages; the other (B) must take over."""
-    projector = with_user(primary.url(), PROJECTOR)
     workers = [started.worker(env, tmp_path / f"worker-{n}.log") for n in (1, 2)]
     sessions = [until(lambda w=w: session_of(primary, w.pid, runner.FACTS), 30)
                 for w in workers]
-    owner = until(lambda: owners(projector, [runner.FACTS]).get(runner.FACTS), 30)
+    owner = until(lambda: owners(primary, [runner.FACTS]).get(runner.FACTS), 30)
     a_session = owner
     worker_a, worker_b = workers if sessions[0] == owner else workers[::-1]
     until(lambda: facts_position(primary) > 0, 30)
@@ -119,7 +116,7 @@ def kill_a_worker_mid_batch(
     killed = time.monotonic()
     worker_a.send_signal(signal.SIGKILL)
     worker_a.wait(timeout=10)
-    b_session = until(lambda: _other(owners(projector, [runner.FACTS]), a_session), 30)
+    b_session = until(lambda: _other(owners(primary, [runner.FACTS]), a_session), 30)
     owned = time.monotonic() - killed
     until(lambda: facts_position(primary) > at_kill, 30)
     progressed = time.monotonic() - killed
@@ -129,6 +126,11 @@ def kill_a_worker_mid_batch(
     started.workers.remove(worker_a)
     return (f"killed A at {at_kill}/{head}; B owned the view after {owned * 1000:.0f} ms "
             f"and committed its first page after {progressed * 1000:.0f} ms")
+
+
+def owners(cluster: Cluster, views: list[str]) -> dict[str, int]:
+    with reading(engine_for_url(cluster.url())) as conn:
+        return lock_owners(conn, views)
 
 
 def session_of(cluster: Cluster, pid: int, view: str) -> int | None:
