@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from dbsupport import fresh_sqlite_url, postgres_service_url, reset_postgres
@@ -116,6 +117,8 @@ class Bank:
         return self._browsers[who]
 
     def page(self, who: str, path: str, status: int = 200, **query: Any) -> str:
+        if query and "?" in path:  # the path's own query, and more
+            path, query = f"{path}&{urlencode(query)}", {}
         response = self.browser(who).get(path, query_string=query or None)
         assert response.status_code == status, (path, response.get_data(as_text=True)[:2000])
         return response.get_data(as_text=True)
@@ -530,3 +533,26 @@ def test_unknown_or_malformed_addresses_are_pages_naming_why_never_a_500(bank: B
         assert response.mimetype == "text/html", path
     bank.send("approver", "/app/periods", "/app/periods/2026Q9/close", {"reason": "x"}, 422)
     assert bank.events() == before
+
+
+def test_every_input_of_the_role_pages_has_a_label_and_headings_go_in_order(
+    bank: Bank,
+) -> None:
+    ids = bank.worked_example()
+    filed = bank.dispute(ids["S3"])
+    bank.call("POST", "/adjustments", "supervisor", {
+        "manager_id": "M1", "period": "2026Q1", "points": 20, "reason": "award"}, 201)
+    pages = [("reviewer", f"/app/disputes/{filed['id']}"), ("m1", f"/app/disputes/{filed['id']}"),
+             ("auditor", f"/app/deductions/{ids['S3']}"), ("approver", "/app/queues/adjustments"),
+             ("approver", "/app/periods?period=2026Q1"), ("operator", "/app/rulesets/2026.1"),
+             *((who, path) for path, roles in ROLE_PAGES for who in roles[:1])]
+    for language in ("en", "zh_CN"):
+        for who, path in pages:
+            text = bank.page(who, path, lang=language)
+            inputs = re.findall(r'<(?:input|select|textarea)\b([^>]*)>', text)
+            for attrs in (a for a in inputs if 'type="hidden"' not in a):
+                found = re.search(r'id="([^"]+)"', attrs)
+                assert found and f'<label for="{found.group(1)}">' in text, (path, attrs)
+            levels = [int(level) for level in re.findall(r"<h([1-6])\b", text)]
+            assert levels[0] == 1 and levels.count(1) == 1, path
+            assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False)), path
