@@ -207,6 +207,13 @@ def test_a_reviewer_decides_through_the_form_and_the_score_moves_from_740_to_940
                                    known_at=filed["recorded_at"])) == 740
     # Decided, it leaves the queue.
     assert dispute_page not in bank.page("reviewer", "/app/queues/disputes")
+    # Each step of the trail links to the quarter as known once it was recorded: 740 at
+    # the filing, 940 at the voiding.
+    trail = bank.page("auditor", f"/app/deductions/{ids['S3']}")
+    links = dict(re.findall(r'<td>(\w+ · \w+)</td>.*?<a href="([^"]+)"', trail, re.S))
+    for step, expected in (("Dispute · Filed", 740), ("Deduction · Voided", 940)):
+        link = links[step].replace("&amp;", "&")
+        assert score_on_page(bank.page("auditor", link)) == expected, step
 
 
 @BOTH
