@@ -116,3 +116,30 @@ def test_json_output_of_verify_status_show_diff_and_token_list(demo_url: str) ->
     tokens = json.loads(output)
     assert {t["role"] for t in tokens} >= {"supervisor", "operator"}
     assert all(t["state"] == "live" and "secret" not in t for t in tokens)
+
+
+@pytest.mark.postgres
+def test_a_reading_command_on_an_unmigrated_postgres_database_says_to_migrate() -> None:
+    from dbsupport import ADMIN_URL, require_postgres
+
+    from persistence.scratch import create_database, drop_database, scratch_name, with_database
+
+    require_postgres()
+    name = scratch_name("ledger_cli_unmigrated")
+    create_database(ADMIN_URL, name)
+    try:
+        for args in (["verify"], ["projections", "status"], ["token", "list"]):
+            code, output = _invoke(args, with_database(ADMIN_URL, name))
+            assert code == DATABASE_EXIT, (args, output)
+            assert "not migrated: run `ledger db upgrade`" in output, output
+            assert "Traceback" not in output
+    finally:
+        drop_database(ADMIN_URL, name)
+
+
+@pytest.mark.postgres
+def test_a_postgres_server_that_is_away_is_one_line_and_exit_3() -> None:
+    code, output = _invoke(["verify"], "postgresql://postgres@127.0.0.1:1/nowhere")
+    assert code == DATABASE_EXIT, output
+    assert output.startswith("Error: the database is unavailable: "), output
+    assert len(output.strip().splitlines()) == 1, output
