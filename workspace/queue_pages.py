@@ -20,7 +20,7 @@ from uuid import UUID
 import marshmallow as ma
 from flask import Response, flash, redirect, render_template, request, url_for
 
-from api.adjustments import ApprovalIn
+from api.adjustments import ApprovalIn, ProposalIn
 from api.assessment import SheetIn
 from api.audit import LogArgs
 from api.common import money_text
@@ -65,6 +65,12 @@ class ApprovalForm(ApprovalIn):
     """The API's approval body, read from a form's two buttons."""
 
     approved = ma.fields.Boolean(required=True, truthy={"yes"}, falsy={"no"})
+
+
+class ProposalForm(ProposalIn):
+    """The API's proposal body, read from a form: `points` arrives as text."""
+
+    points = ma.fields.Integer(required=True, validate=ma.validate.Range(-MAX_POINTS, MAX_POINTS))
 
 
 class OffsetArgs(ma.Schema):
@@ -215,6 +221,35 @@ def render_adjustments(*, refusal: str | None = None, status: int = 200,
     next_url = url_here(after=page.next_after) if page.next_after is not None else None
     return render_template("queues/adjustments.html", items=items, next_url=next_url,
                            refusal=refusal, errors=errors or {}), status
+
+
+@blp.get("/adjustments/new")
+@pages_for("supervisor")
+def proposal_page() -> Any:
+    """The supervisor's proposal form; an approver decides it (never the proposer)."""
+    return render_proposal()
+
+
+def render_proposal(*, refusal: str | None = None, status: int = 200,
+                    errors: dict[str, list[str]] | None = None) -> Any:
+    return render_template("queues/proposal.html", typed=request.form if refusal else {},
+                           refusal=refusal, errors=errors or {},
+                           period=str(Quarter.of(ledger().today()))), status
+
+
+@blp.post("/adjustments")
+@pages_for("supervisor")
+def propose_adjustment() -> Any:
+    """Proposes a manual score adjustment, as POST /adjustments."""
+    try:
+        made = ledger().propose_adjustment(**load(
+            ProposalForm, request.form, ("manager_id", "period", "points", "reason")))
+    except LedgerError as error:
+        return refused(render_proposal, error)
+    flash(translated("Proposed: %(points)s score points for %(manager)s in %(period)s; an "
+                     "approver decides.", points=f"{made.value.points:+d}",
+                     manager=made.value.manager_id, period=made.value.period))
+    return redirect(url_for("workspace.proposal_page"), 303)
 
 
 @blp.post("/adjustments/<uuid:adjustment_id>/approval")

@@ -371,10 +371,19 @@ def test_the_audit_feed_pages_like_the_api(bank: Bank) -> None:
 @BOTH
 def test_an_adjustment_is_approved_through_its_form_and_leaves_the_queue(bank: Bank) -> None:
     bank.worked_example()
-    proposed = bank.call("POST", "/adjustments", "supervisor", {
-        "manager_id": "M1", "period": "2026Q1", "points": 20, "reason": "branch award"}, 201)
+    # A supervisor proposes through the form; a field that does not read is named.
+    form = "/app/adjustments/new"
+    text = bank.refused_form("supervisor", form, "/app/adjustments", {
+        "manager_id": "M1", "period": "2026Q1", "points": "many", "reason": "x"}, 422)
+    assert "points" in text
+    bank.refused_form("supervisor", form, "/app/adjustments", {
+        "manager_id": "M9", "period": "2026Q1", "points": "20", "reason": "x"}, 404)
+    bank.send("supervisor", form, "/app/adjustments", {
+        "manager_id": "M1", "period": "2026Q1", "points": "20", "reason": "branch award"})
     queue = "/app/queues/adjustments"
     assert "branch award" in bank.page("approver", queue)
+    proposed = {"id": re.findall(r'/app/adjustments/([0-9a-f-]+)/approval',
+                                 bank.page("approver", queue))[0]}
     bank.send("approver", queue, f"/app/adjustments/{proposed['id']}/approval",
               {"approved": "yes", "reason": "agreed"})
     assert "branch award" not in bank.page("approver", queue)
@@ -471,6 +480,7 @@ ROLE_PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/app/audit/events", ("auditor",)),
     ("/app/queues/disputes", ("supervisor", "approver")),
     ("/app/queues/adjustments", ("approver",)),
+    ("/app/adjustments/new", ("supervisor",)),
     ("/app/queues/sheets", ("supervisor", "approver")),
     ("/app/standings", ("supervisor", "approver", "auditor")),
     ("/app/reports/pay-list?period=2026Q1", ("approver", "auditor")),
