@@ -38,7 +38,8 @@ PRINCIPALS = {"supervisor": ["--role", "supervisor", "--subject", "sup-1"],
 Q1 = "period=2026Q1&as_of=2026-03-31"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--window-size=1280,1800")
+                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                  "--window-size=1280,1800")
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
