@@ -62,8 +62,8 @@ def register_http_conventions(app: Flask) -> None:
 
 def _conventions(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if response.mimetype == "text/html":
-        response.headers["Content-Security-Policy"] = CSP
+    if response.mimetype == "text/html":  # a page that set its own (stricter) policy keeps it
+        response.headers.setdefault("Content-Security-Policy", CSP)
     operation = _operation(current_app)
     if operation is not None and operation.holds_pay_or_personal_data:
         response.headers["Cache-Control"] = NO_STORE
