@@ -46,11 +46,12 @@ class Chart:
 
 
 def score_chart(items: Sequence[dict[str, Any]], links: Sequence[str | None],
-                labels: Sequence[str]) -> Chart:
+                labels: Sequence[str], score: int) -> Chart:
     """The staircase of `items` (timeline steps with `effect` and `score_after`), each step
-    linking to `links[i]` and titled `labels[i]`."""
+    linking to `links[i]` and titled `labels[i]`; `score`, the figure, is the flat line of
+    a quarter that no event moved."""
     shown = list(items)[:MAX_STEPS]
-    start = int(shown[0]["score_after"]) - int(shown[0]["effect"]) if shown else 0
+    start = int(shown[0]["score_after"]) - int(shown[0]["effect"]) if shown else score
     levels = [start, *(int(item["score_after"]) for item in shown)]
     low, high = _range(levels)
     band = (WIDTH - LEFT - RIGHT) / (len(shown) + 1)

@@ -145,7 +145,7 @@ def _chart(timeline: dict[str, Any], score: dict[str, Any]) -> Chart:
     items = timeline["items"]
     links = [trails.get(item["position"], _feed_at(item["position"])) for item in items]
     labels = [_step_label(item) for item in items]
-    return score_chart(items, links, labels)
+    return score_chart(items, links, labels, int(score["score"]))
 
 
 def _trails(score: dict[str, Any]) -> dict[int, str]:
