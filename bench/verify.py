@@ -53,17 +53,20 @@ def run(store: Store) -> Section:
     say(f"verify: the chain of {store.events:,} events, then a raw scan of the same pages")
     app = LedgerApplication(env=environment_for(store.url))
     try:
-        rates = measure_recorder(app.recorder, store.events)
+        # The whole log as it stands: the queries part appends a formula's rule set and
+        # indicator reports after the load.
+        events = int(app.recorder.max_notification_id() or 0)
+        rates = measure_recorder(app.recorder, events)
     finally:
         app.close()
     section.rows += [
-        (f"raw scan (select_chain_inputs pages of {PAGE_SIZE:,})", store.events,
+        (f"raw scan (select_chain_inputs pages of {PAGE_SIZE:,})", events,
          rates["raw_scan_events_per_s"], None),
-        ("verify (recompute every link)", store.events, rates["verify_events_per_s"],
+        ("verify (recompute every link)", events, rates["verify_events_per_s"],
          rates["verify_over_raw_scan"]),
     ]
     section.metrics.update(rates)
-    section.metrics["events"] = store.events
+    section.metrics["events"] = events
     section.goals.append(Goal("verify.verify_over_raw_scan", rates["verify_over_raw_scan"],
                               0.90, "x"))
     section.goals.append(Goal("verify rate", rates["verify_events_per_s"], 100_000,

@@ -522,9 +522,15 @@ def _one_statement(names: tuple[str, ...]) -> tuple[
     return select(*columns), tuple(shapes)
 
 
+_formulas_last_seen = [False]
+"""Whether the last load found a published formula: if so, the next load reads postings
+in its one statement rather than in a second one (a hint only; either way is exact)."""
+
+
 def _load_in_one(conn: Connection, params: dict[str, Any], postings_of: str,
                  postings: bool) -> FactSet:
-    wanted = ("drafts", "publications", "closings", *((postings_of,) if postings else ()))
+    read_postings = postings or _formulas_last_seen[0]
+    wanted = ("drafts", "publications", "closings", *((postings_of,) if read_postings else ()))
     names = tuple(n for n in _statements() if n not in _NOT_FIELDS or n in wanted)
     statement, shapes = _one_statement(names)
     row = conn.execute(statement, params).one()
@@ -535,7 +541,11 @@ def _load_in_one(conn: Connection, params: dict[str, Any], postings_of: str,
                             for r in rows)
     rulesets = RuleSets(found.pop("drafts"), found.pop("publications"))
     contributions = found.pop(postings_of, ())
-    if not postings and _formulas_published(rulesets):
+    formulas = _formulas_published(rulesets)
+    _formulas_last_seen[0] = formulas
+    if not postings and not formulas:
+        contributions = ()
+    elif not read_postings:
         contributions = _read(conn, postings_of, **params)  # a formula may use `actual`
     return FactSet(cut=params["cut"], rulesets=rulesets, closings=found.pop("closings"),
                    contributions=contributions, **found)
