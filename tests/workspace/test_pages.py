@@ -563,3 +563,18 @@ def test_behind_tls_the_session_cookie_is_marked_secure(
         assert "Secure" in response.headers["Set-Cookie"]
     finally:
         app.extensions[LEDGER].close()
+
+
+@pytest.mark.parametrize(("who", "path", "query", "status"), [
+    ("m2", "/app/managers/M2", Q1, 200),  # no deduction: a flat chart at 1000
+    ("auditor", "/app/managers/M9", Q1, 404),
+    ("approver", "/app/managers/M9", Q1, 404),
+    ("auditor", "/app/managers/M1", {"period": "2025Q1", "as_of": "2025-03-31"}, 409),
+    ("auditor", "/app/managers/M1", {"period": "2026Q1", "as_of": "1900-01-01"}, 200),
+    ("auditor", "/app/managers/M1", {"known_at": "2026-01-01T00:00:00+14:00"}, 404),
+])
+def test_edges_of_the_quarter_are_pages_never_a_500(
+        bank: Bank, example: dict[str, str], who: str, path: str, query: dict[str, str],
+        status: int) -> None:
+    text = bank.page(who, path, status, **query)
+    assert ('id="refusal"' in text) == (status != 200)
