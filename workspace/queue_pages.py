@@ -114,9 +114,18 @@ def dispute_queue() -> Any:
                if i["awaiting"] == awaited]
     waiting.sort(key=lambda i: (not i["overdue"], i["due_on"] is None, i["due_on"] or 0))
     items, next_url = _paged(waiting)
-    return render_template("queues/disputes.html", items=items, next_url=next_url,
+    return render_template("queues/disputes.html", items=[_with_deduction(i) for i in items],
+                           next_url=next_url,
                            total=len(waiting), overdue=sum(i["overdue"] for i in waiting),
                            awaited=awaited)
+
+
+def _with_deduction(item: dict[str, Any]) -> dict[str, Any]:
+    """A queue row with what is disputed: the deduction and its catalog entry."""
+    deduction = ledger().deduction(item["deduction_id"])
+    rule = ledger().ruleset(deduction.ruleset_version).deductions.get(deduction.rule_code)
+    return {**item, "deduction": deduction, "rule": rule,
+            "period": str(Quarter.of(deduction.effective_on))}
 
 
 @blp.post("/disputes/<uuid:dispute_id>/decision")
