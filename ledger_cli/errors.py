@@ -54,20 +54,24 @@ class LedgerGroup(click.Group):
 
 def explain(error: Exception) -> click.ClickException | None:
     """The one line for a failure the operator can act on; None for a bug (traceback)."""
-    from eventsourcing.persistence import PersistenceError  # noqa: PLC0415 - keep --help fast
-    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+    import eventsourcing.persistence as es  # noqa: PLC0415 - keep --help fast
+    import sqlalchemy.exc as sa  # noqa: PLC0415
 
     from ledger.errors import LedgerError  # noqa: PLC0415
 
     if isinstance(error, LedgerError):
         return click.ClickException(f"{error.title}: {error.detail}")
-    if isinstance(error, (PersistenceError, SQLAlchemyError)):
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
-        if any(mark in first_line.lower() for mark in UNMIGRATED_MARKS):
-            return DatabaseNotReady(f"the database is not migrated ({first_line}); "
-                                    "run `ledger db upgrade`")
+    if not isinstance(error, (es.PersistenceError, sa.SQLAlchemyError)):
+        return None
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+    if any(mark in first_line.lower() for mark in UNMIGRATED_MARKS):
+        return DatabaseNotReady(f"the database is not migrated ({first_line}); "
+                                "run `ledger db upgrade`")
+    away = (es.OperationalError, es.InterfaceError, sa.OperationalError, sa.InterfaceError,
+            sa.TimeoutError)
+    if isinstance(error, away):
         return DatabaseNotReady(f"the database is unavailable: {first_line}")
-    return None
+    return None  # any other database error is a bug: its traceback helps
 
 
 def reads_only(command: F) -> F:
