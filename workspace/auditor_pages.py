@@ -18,7 +18,7 @@ from uuid import UUID
 
 from flask import render_template, request, url_for
 
-from api.audit import LogArgs, log_item
+from api.audit import LogArgs, VerifyArgs, log_item
 from api.managers import ManagerListArgs
 from api.scores_and_pay import PeriodArgs
 from api.trail import trail
@@ -28,6 +28,7 @@ from persistence.head import audit
 from persistence.seal import keyring_from_environment
 from persistence.verify import event_log
 from projections.master_data import manager_ids
+from projections.replay_check import check_views
 from workspace import blp
 from workspace.forms import cut, load
 from workspace.session import ledger, own_manager_or_403, pages_for, read_side, signed_in
@@ -121,10 +122,13 @@ def _role() -> str:
 @pages_for("auditor")
 def verify_page() -> Any:
     """Recomputes the chain and its seals and compares it with the signed heads, as GET
-    /audit/verify does; names every bad position, the first one first."""
+    /audit/verify does; names every bad position, the first one first. With views=true it
+    also replays the log into a scratch copy of the read models and names each difference."""
+    asked = load(VerifyArgs, request.args, ("views",))
     result = audit(event_log(ledger().recorder), keyring=keyring_from_environment(),
                    trusted_public_key=os.environ.get("LEDGER_HEAD_PUBLIC_KEY") or None)
-    return render_template("auditor/verify.html", result=result)
+    views = check_views(ledger()) if asked["views"] else None
+    return render_template("auditor/verify.html", result=result, views=views)
 
 
 @blp.get("/audit/events")

@@ -352,6 +352,21 @@ def test_verify_names_the_first_bad_position_after_tampering(bank: Bank) -> None
     assert found and int(found.group(1)) == position
 
 
+def test_verify_checks_the_read_models_against_a_replay_on_request(bank: Bank) -> None:
+    bank.worked_example()
+    bank.score()  # the read models catch up
+    assert "rows compared" in bank.page("auditor", "/app/audit/verify", views="true")
+    path = sqlite_path("sqlite:///" + bank.ledger.recorder.datastore.pool.db_name)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE rm_deductions SET occurrences = occurrences + 1 "
+                     "WHERE rule_code = 'S3'")
+    conn.close()
+    text = bank.page("auditor", "/app/audit/verify", views="true")
+    assert 'id="views-result"' in text and "occurrences is 2" in text
+    bank.page("auditor", "/app/audit/verify", 422, views="maybe")
+
+
 @BOTH
 def test_the_audit_feed_pages_like_the_api(bank: Bank) -> None:
     bank.worked_example()
