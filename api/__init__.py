@@ -76,6 +76,7 @@ def _wire(app: Flask, ledger: LedgerApplication, env: dict[str, str]) -> None:
     api = errors.LedgerApi(app)
     api.spec.components.security_scheme("bearerAuth", auth.BEARER_SCHEME)
     common.register_fields(api)
+    consistency.document_consistency_headers(api.spec)
     api.spec.components.schema(SCHEMA_NAME, ruleset_json_schema())
     app.extensions[API] = api
     for blueprint in _blueprints():

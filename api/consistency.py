@@ -15,6 +15,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from apispec import APISpec, BasePlugin
 from flask import Flask, Response, current_app, g, has_request_context, request
 
 from api.idempotency import LEDGER
@@ -99,3 +100,52 @@ def _headers(response: Response) -> Response:
 
 def register_consistency_headers(app: Flask) -> None:
     app.after_request(_headers)
+
+
+# --- the OpenAPI document ---------------------------------------------------------------
+
+POSITION_DOC = {"schema": {"type": "integer", "minimum": 0}, "description":
+                "The log position the answer reflects: for a command, the position its "
+                "events committed at, to send back as Consistent-After."}
+TIMING_DOC = {"schema": {"type": "string", "example": "consistency;dur=12.5"}, "description":
+              "How long the query waited for the read models, in milliseconds."}
+CONSISTENT_AFTER_DOC = {
+    "in": "header", "name": CONSISTENT_AFTER, "required": False,
+    "schema": {"type": "integer", "minimum": 0},
+    "description": "A command's Ledger-Position: the answer includes that write (waiting, "
+                   "bounded, for the read models; else 503 with Retry-After). Without it, "
+                   "every event acknowledged before the query was received. Queries that "
+                   "read no read model (the log, rule sets) ignore it.",
+}
+
+
+class ConsistencyHeaders(BasePlugin):
+    """Documents the headers above on every /api operation: Ledger-Position on each
+    command's success, Consistent-After and the answer's headers on each query."""
+
+    def init_spec(self, spec: APISpec) -> None:
+        self.spec = spec
+
+    def operation_helper(self, path: str | None = None,
+                         operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if not path or not path.startswith("/api/"):
+            return
+        for method, operation in (operations or {}).items():
+            if not isinstance(operation, dict):
+                continue
+            query = method.lower() == "get"
+            if query:
+                operation.setdefault("parameters", []).append(dict(CONSISTENT_AFTER_DOC))
+            for code, response in (operation.get("responses") or {}).items():
+                if str(code).startswith("2") and isinstance(response, dict):
+                    headers = response.setdefault("headers", {})
+                    headers[POSITION_HEADER] = dict(POSITION_DOC)
+                    if query:
+                        headers[TIMING_HEADER] = dict(TIMING_DOC)
+
+
+def document_consistency_headers(spec: APISpec) -> None:
+    """Before the blueprints are registered: operations are completed as they arrive."""
+    plugin = ConsistencyHeaders()
+    plugin.init_spec(spec)
+    spec.plugins = [*spec.plugins, plugin]

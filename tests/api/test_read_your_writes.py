@@ -128,3 +128,12 @@ def test_with_workers_apart_queries_on_postgres_wait_for_them_and_never_write(
     postgres_harness: Harness,
 ) -> None:
     assert_queries_wait_for_workers_and_never_write(external(postgres_harness))
+
+
+def test_the_openapi_document_names_the_headers_on_commands_and_queries(harness: Harness) -> None:
+    spec = harness.client.get("/openapi.json").get_json()
+    query = spec["paths"]["/api/v1/managers/{manager_id}/score"]["get"]
+    assert "Consistent-After" in [p["name"] for p in query["parameters"] if p["in"] == "header"]
+    assert {"Ledger-Position", "Server-Timing"} <= set(query["responses"]["200"]["headers"])
+    command = spec["paths"]["/api/v1/deductions"]["post"]
+    assert "Ledger-Position" in command["responses"]["201"]["headers"]
