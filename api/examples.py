@@ -40,8 +40,22 @@ QUERY_EXAMPLES: dict[str, dict[str, Any]] = {
 """Query parameters of the figures the example asks for (score 740, pay 32365.00)."""
 
 
+PATH_EXAMPLES = {"manager_id": "M1", "customer_id": "C1", "period": "2026Q1",
+                 "version": "2026.1"}
+"""Path parameters of the example: its manager, a customer, the quarter, the rule set."""
+
+
 class WorkedExamples(BasePlugin):
-    """Adds the examples above to the operations they belong to."""
+    """Adds the examples above to the operations and paths they belong to."""
+
+    def path_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
+                    parameters: list[dict[str, Any]] | None = None,
+                    **kwargs: Any) -> str | None:
+        for parameter in parameters or []:
+            if (isinstance(parameter, dict) and parameter.get("in") == "path"
+                    and parameter.get("name") in PATH_EXAMPLES):
+                parameter.setdefault("example", PATH_EXAMPLES[parameter["name"]])
+        return None
 
     def operation_helper(self, path: str | None = None,
                          operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
