@@ -33,13 +33,13 @@ from api.disputes import (
 )
 from api.errors import classify, flatten_messages
 from api.periods import CloseIn
-from api.reports import BOM, CSV_TYPE, PAY_COLUMNS, ReportArgs
+from api.reports import BOM, CSV_TYPE, PAY_COLUMNS, RankingArgs, ReportArgs
 from api.standings import StandingsArgs
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.quarter import Quarter
 from ledger.rules import MAX_POINTS
 from projections.adjustment_queue import adjustments_awaiting
-from projections.reports import MONEY_COLUMNS, pay_list
+from projections.reports import MONEY_COLUMNS, RANKINGS, pay_list, rankings
 from workspace import blp
 from workspace.auditor_pages import render_dispute, url_here
 from workspace.forms import cut, load
@@ -397,6 +397,23 @@ def pay_list_csv() -> Response:
     name = f"pay-list-{report['period']}.csv"
     return Response(out.getvalue().encode("utf-8"), mimetype=CSV_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@blp.get("/reports/rankings")
+@pages_for("supervisor", "approver", "auditor")
+def rankings_page() -> Any:
+    """Managers ranked by score, actual pay or profit completion, as GET /reports/rankings:
+    highest first, ties sharing a rank."""
+    args = load(RankingArgs, cut(request.args), CUT_FIELDS)
+    asked = load(RankingArgs, request.args, ("by", "unit"))
+    period = str(args.get("period") or Quarter.of(args.get("as_of") or ledger().today()))
+    report = rankings(read_side(), period, asked["by"], asked.get("unit"), args.get("as_of"),
+                      args.get("known_at"))
+    items, next_url = _paged(report["items"])
+    return render_template("queues/rankings.html", report=report, items=items,
+                           next_url=next_url, picked=_picked(), by=asked["by"],
+                           choices=RANKINGS,
+                           picked_cut={k: v for k, v in _picked().items() if v and k != "period"})
 
 
 def _pay_list() -> dict[str, Any]:

@@ -420,6 +420,26 @@ def test_the_pay_list_shows_the_worked_example_and_downloads_as_csv(bank: Bank) 
     assert "M1,李伟,B,Branch 1,27000.00,7250.00,740" in body
 
 
+def ranked(bank: Bank, **query: str) -> list[tuple[str, str, str]]:
+    """The rankings page's rows: rank, manager, value."""
+    text = bank.page("supervisor", "/app/reports/rankings", **Q1, **query)
+    body = text.split('id="rankings"', 1)[1]
+    return re.findall(r"<tr><td>(\d+)</td><td>(M\d)</td><td>[^<]*</td><td>([^<]*)</td>", body)
+
+
+def test_rankings_order_the_managers_at_the_cut_and_share_tied_ranks(bank: Bank) -> None:
+    bank.worked_example()
+    assert ranked(bank) == [("1", "M2", "1000"), ("2", "M1", "740")]
+    assert ranked(bank, by="actual_pay") == [("1", "M2", "36000.00"), ("2", "M1", "32365.00")]
+    assert ranked(bank, by="profit_completion") == [("1", "M1", "1.0526"), ("2", "M2", "–")]
+    # Just before the first deduction was recorded both stood at 1000: one rank, id order.
+    log = bank.call("GET", "/audit/events", "auditor")["items"]
+    first = min(e["recorded_at"] for e in log if e["type"] == "Deduction.Recorded")
+    moment = datetime.fromisoformat(first.replace("Z", "+00:00")) - timedelta(microseconds=1)
+    assert ranked(bank, known_at=moment.isoformat()) == [("1", "M1", "1000"), ("1", "M2", "1000")]
+    assert "by" in bank.page("approver", "/app/reports/rankings", 422, by="height")
+
+
 @BOTH
 def test_an_approver_closes_a_period_through_the_form_once(bank: Bank) -> None:
     bank.worked_example()
@@ -499,6 +519,7 @@ ROLE_PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/app/queues/sheets", ("supervisor", "approver")),
     ("/app/standings", ("supervisor", "approver", "auditor")),
     ("/app/reports/pay-list?period=2026Q1", ("approver", "auditor")),
+    ("/app/reports/rankings?period=2026Q1", ("supervisor", "approver", "auditor")),
     ("/app/periods?period=2026Q1", ("approver",)),
     ("/app/rulesets", ("operator", "auditor")),
     ("/app/rulesets/2026.1", ("operator", "auditor")),
