@@ -13,6 +13,7 @@ from its last committed page when rerun instead of starting over.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import threading
 import time
@@ -24,8 +25,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, PersistenceError
 from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.application import LedgerApplication
 from ledger.errors import ProjectionLagging
@@ -53,6 +55,8 @@ MAX_PAGE = 10_000
 MAX_RETRY_AFTER = 60
 STEP_PAGES = 10
 """Pages a worker applies before it looks again at its stop flag and its locks."""
+
+log = logging.getLogger("ledger.projections")
 
 Progress = Callable[[int], None]
 """Told how many more events (or managers) were processed."""
@@ -286,7 +290,7 @@ def run_forever(
         coordinator = make(view)
         try:
             while not (halt.is_set() or should_stop()):
-                if not (coordinator.owns(view) and step()):
+                if not (coordinator.owns(view) and _healing(view, step)):
                     coordinator.wait(poll_seconds)
         except BaseException as error:  # noqa: BLE001 - handed to the main thread
             failures.append(error)
@@ -307,6 +311,18 @@ def run_forever(
             thread.join()
     if failures:
         raise failures[0]
+
+
+def _healing(view: str, step: Callable[[], bool]) -> bool:
+    """One step; a database that is away (restarting, failing over) is waited out, not
+    fatal: the step's transaction rolled back, and the next try starts from the tracking
+    row again."""
+    try:
+        return step()
+    except (PersistenceError, SQLAlchemyError) as error:
+        log.warning("projection %s: the database is away (%s); trying again", view,
+                    str(error).strip().splitlines()[0] if str(error).strip() else type(error))
+        return False
 
 
 def _facts_step(facts: FactsProjection) -> bool:

@@ -18,6 +18,7 @@ printed (pytest -s shows them) and bounded loosely, so CI on a busy machine pass
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import signal
 import subprocess
@@ -30,12 +31,13 @@ from typing import Any
 
 import psycopg2
 import pytest
-from pgcluster import Cluster, replicated_clusters
+from pgcluster import Cluster, private_cluster, replicated_clusters
 from sqlalchemy import select
 
 from bench.live import Answer, call, free_port
-from bench.seed import seed
+from bench.seed import AUDIT, postings, seed
 from ledger.application import LedgerApplication
+from ledger.audit import acting_as
 from persistence.coordination import owners as lock_owners
 from persistence.head import generate_key
 from persistence.tokens import TokenStore
@@ -94,6 +96,32 @@ def test_reads_from_a_streaming_standby_keep_read_your_writes_and_workers_take_o
         runner.rebuild_live(rebuilt)
         assert views(rebuilt) == built, "the workers applied some event twice, or lost one"
         print(f"\nissue 19 figures: {takeover} | {figures}")
+
+
+def test_a_worker_waits_out_a_database_restart_and_goes_on(tmp_path: Path) -> None:
+    with private_cluster() as cluster, processes() as started:
+        setup = LedgerApplication(env=environment_for(cluster.url()))
+        seed(setup, 500)
+        setup.close()
+        worker = started.worker(dict(os.environ, LEDGER_DATABASE_URL=cluster.service_url()),
+                                tmp_path / "worker.log")
+        until(lambda: tracked(cluster, LIVE_TRACKING) == head_of(cluster), 60)
+        # The server goes away under the worker, and comes back on the same port.
+        cluster.stop("fast")
+        time.sleep(1.0)
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
+        cluster.start()
+        again = LedgerApplication(env=environment_for(cluster.url()))
+        with acting_as(AUDIT):  # more postings for the customers seeded above
+            again.record(*postings(300, 20, random.Random(8), "after-restart"))
+        again.close()
+        until(lambda: tracked(cluster, LIVE_TRACKING) == head_of(cluster), 60)
+        assert facts_position(cluster) == head_of(cluster) and worker.poll() is None
+
+
+def head_of(cluster: Cluster) -> int:
+    rows = admin_query(cluster.url(), "SELECT coalesce(max(position), 0) FROM events")
+    return int(rows[0][0])
 
 
 # --- step 2: workers ----------------------------------------------------------------------
