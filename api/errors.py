@@ -280,11 +280,11 @@ class ProblemResponses(BasePlugin):
             operation.setdefault("operationId", self._operation_id(rule, method))
             responses = operation["responses"]
             if path and "{" in path:
-                responses.setdefault("404", "NotFound")
+                _document(responses, 404, "NotFound")
             if path and path.startswith("/api/"):
-                responses.setdefault("503", "Unavailable")
+                _document(responses, 503, "Unavailable")
             if operation.get("parameters") or "requestBody" in operation or "{" in (path or ""):
-                responses.setdefault("422", "Invalid")
+                _document(responses, 422, "Invalid")
 
     def _operation_id(self, rule: Any, method: str) -> str:
         name = str(getattr(rule, "endpoint", method)).rsplit(".", 1)[-1]
@@ -294,6 +294,13 @@ class ProblemResponses(BasePlugin):
             candidate = _camel(f"{blueprint}_{name}_{method}")
         self.operation_ids.add(candidate)
         return candidate
+
+
+def _document(responses: dict[Any, Any], status: int, name: str) -> None:
+    """Adds a response unless the operation documents that status already (flask-smorest
+    keys its own by int, the document by text)."""
+    if status not in responses and str(status) not in responses:
+        responses[str(status)] = name
 
 
 def _camel(name: str) -> str:

@@ -40,6 +40,19 @@ QUERY_EXAMPLES: dict[str, dict[str, Any]] = {
 """Query parameters of the figures the example asks for (score 740, pay 32365.00)."""
 
 
+KNOWN_AT = "2026-04-01T00:00:00.000000Z"
+SCORE = {"manager_id": "M1", "as_of": "2026-03-31", "known_at": KNOWN_AT, "period": "2026Q1",
+         "score": 740, "rating": "satisfactory", "error_points": 26, "adjustment_points": 0,
+         "disqualified": False, "ruleset_version": "2026.1"}
+PAY = {"manager_id": "M1", "as_of": "2026-03-31", "known_at": KNOWN_AT, "period": "2026Q1",
+       "base_salary": "27000.00", "stock_task": "187500.00", "incremental_task": "50000.00",
+       "target": "237500.00", "actual": "250000.00", "performance_pay": "7250.00",
+       "score": 740, "actual_pay": "32365.00", "ruleset_version": "2026.1", "status": "open",
+       "closed_at": None, "frozen": False, "payable": "32365.00"}
+RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {"score": SCORE, "pay": PAY}
+"""M1's figures before the dispute: 1000 − 26 × 10 = 740; 27000 + 7250 × 0.740 = 32365.00
+(tests/api/test_api_reference.py checks them against the app's own answer)."""
+
 PATH_EXAMPLES = {"manager_id": "M1", "customer_id": "C1", "period": "2026Q1",
                  "version": "2026.1"}
 """Path parameters of the example: its manager, a customer, the quarter, the rule set."""
@@ -67,6 +80,11 @@ class WorkedExamples(BasePlugin):
             media = operation.get("requestBody", {}).get("content", {}).get(JSON)
             if body is not None and media is not None:
                 media.setdefault("example", body)
+            answer = RESPONSE_EXAMPLES.get(str(name))
+            responses = operation.get("responses", {})
+            shown = responses.get(200) or responses.get("200") or {}
+            if answer is not None and isinstance(shown, dict) and JSON in shown.get("content", {}):
+                shown["content"][JSON].setdefault("example", answer)
             for parameter in operation.get("parameters", []):
                 query = QUERY_EXAMPLES.get(str(name), {})
                 if isinstance(parameter, dict) and parameter.get("name") in query:

@@ -126,3 +126,21 @@ def test_the_documents_examples_replay_the_worked_example(harness: Harness) -> N
     score = harness.ok(harness.get("/managers/M1/score", "auditor", period="2026Q1",
                                    as_of="2026-03-31"))
     assert score["score"] == 1000  # S3 disputed and upheld: nothing counts against M1
+
+
+def test_the_documented_score_and_pay_are_the_apps_own_answers(harness: Harness) -> None:
+    spec = harness.client.get("/openapi.json").get_json()
+    documented = {operation["operationId"]: operation["responses"]["200"]["content"]
+                  ["application/json"]["example"]
+                  for _, _, operation in _operations(spec)
+                  if operation.get("operationId") in ("score", "pay")}
+    assert documented["score"]["score"] == 740 and documented["pay"]["actual_pay"] == "32365.00"
+    harness.register_worked_example()
+    harness.record_worked_example_deductions()
+    query = {"period": "2026Q1", "as_of": "2026-03-31"}
+    answers = {"score": harness.ok(harness.get("/managers/M1/score", "auditor", **query)),
+               "pay": harness.ok(harness.get("/managers/M1/pay", "approver", **query))}
+    for name, example in documented.items():
+        assert set(example) <= set(answers[name]), name
+        assert {k: answers[name][k] for k in example if k != "known_at"} == {
+            k: v for k, v in example.items() if k != "known_at"}, name
