@@ -11,7 +11,9 @@ import marshmallow as ma
 
 from api.auth import require_own
 from api.common import Day, Instant, LedgerBlueprint, Money, identifier, ledger
+from api.pagination import Page
 from api.scores_and_pay import CutArgs, CutOut, read_side
+from projections.read_side import MAX_UNIT_MANAGERS
 from projections.standing import FLAGS
 
 blp = LedgerBlueprint("standings", __name__, description="The year and standings (§13)")
@@ -25,6 +27,10 @@ class YearArgs(CutArgs):
 class StandingsArgs(CutArgs):
     flag = ma.fields.String(validate=ma.validate.OneOf(FLAGS))
     unit = identifier()
+    after = identifier(metadata={"description": "cursor: the next_after of the page before"})
+    limit = ma.fields.Integer(load_default=MAX_UNIT_MANAGERS,
+                              validate=ma.validate.Range(1, MAX_UNIT_MANAGERS),
+                              metadata={"description": "managers examined per page"})
 
 
 class QuarterOut(ma.Schema):
@@ -70,8 +76,10 @@ class StandingItemOut(ma.Schema):
     flags = ma.fields.List(ma.fields.Nested(FlagOut), required=True)
 
 
-class StandingsOut(ma.Schema):
+class StandingsOut(Page):
     items = ma.fields.List(ma.fields.Nested(StandingItemOut), required=True)
+    next_after = ma.fields.String(allow_none=True, required=True,
+                                  metadata={"description": "cursor of the next page, if any"})
     flag = ma.fields.String(allow_none=True, required=True)
     unit = ma.fields.String(allow_none=True, required=True)
     as_of = Day(required=True)

@@ -490,14 +490,17 @@ class ReadSide:
 
     def standings(
         self, *, flag: str | None = None, unit: str | None = None, as_of: date | None = None,
-        known_at: datetime | None = None,
+        known_at: datetime | None = None, after: str | None = None,
+        limit: int = MAX_UNIT_MANAGERS,
     ) -> dict[str, Any]:
-        """Every manager's flags (of the unit, holding `flag`), by manager id."""
+        """Every manager's flags (of the unit, holding `flag`), by manager id: a page of
+        `limit` managers after the cursor `after`; `next_after` is the next page's cursor."""
         if flag is not None and flag not in FLAGS:
             raise InvalidInput({"flag": [f"must be one of {', '.join(FLAGS)}"]})
         cut = self._cut(as_of, known_at)
         items = []
-        for manager_id in self._managers_of(unit, cut.position):
+        examined = self._managers_of(unit, cut.position, after, limit)
+        for manager_id in examined:
             facts = self._load(manager_id, cut, postings=True)
             flags = [f for f in standing(facts, manager_id, cut.as_of)
                      if flag is None or f["flag"] == flag]
@@ -505,15 +508,20 @@ class ReadSide:
                 self._with_causes(flags)
                 items.append(dict(manager_id=manager_id, unit=facts.manager(manager_id).unit,
                                   flags=flags))
-        return dict(items=items, flag=flag, unit=unit, as_of=cut.as_of, known_at=cut.known_at)
+        full = len(examined) == limit
+        return dict(items=items, flag=flag, unit=unit, as_of=cut.as_of, known_at=cut.known_at,
+                    next_after=examined[-1] if full and examined else None)
 
-    def _managers_of(self, unit: str | None, position: int) -> list[str]:
+    def _managers_of(self, unit: str | None, position: int, after: str | None = None,
+                     limit: int = MAX_UNIT_MANAGERS) -> list[str]:
         statement = select(t.managers.c.manager_id).where(t.managers.c.position <= position)
         if unit is not None:
             statement = statement.where(t.managers.c.unit == unit)
+        if after is not None:
+            statement = statement.where(t.managers.c.manager_id > after)
         with reading(self.engine) as conn:
             return list(conn.execute(
-                statement.order_by(t.managers.c.manager_id).limit(MAX_UNIT_MANAGERS)).scalars())
+                statement.order_by(t.managers.c.manager_id).limit(limit)).scalars())
 
     def _with_causes(self, flags: list[dict[str, Any]]) -> None:
         """Adds each cause's recording time (the log knows it, the facts do not)."""

@@ -54,6 +54,16 @@ class HttpConventions:
         assert sum(len(p["items"]) for p in log) == harness.events()
 
 
+    def test_standings_are_paged_by_manager(self, harness: Harness) -> None:
+        harness.register_worked_example()
+        for n in range(3, 6):
+            harness.ok(harness.post("/managers", {"id": f"M{n}", "name": f"Manager {n}",
+                                                  "grade": "C", "unit": "Branch 2"},
+                                    "supervisor"), 201)
+        pages = _pages(harness, "/standings", "auditor", limit=2, as_of="2026-03-31")
+        assert [p["next_after"] for p in pages] == ["M2", "M4", None]
+        assert all("as_of=2026-03-31" in p["next"] for p in pages[:-1])
+
     def test_the_dispute_queue_has_a_cursor(self, harness: Harness) -> None:
         harness.register_worked_example()
         filed = []
