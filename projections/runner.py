@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.application import LedgerApplication
 from ledger.errors import ProjectionLagging
+from persistence.config import READ_URL
 from persistence.coordination import Coordinator, coordinator_for, owners
 from persistence.engines import projection_url
 from projections import tables as t
@@ -40,6 +41,7 @@ from projections.database import (
     ensure_tracking,
     forget,
     projection_engine_for,
+    read_engine_for,
     reading,
     tracked,
     tracking_rows,
@@ -54,6 +56,7 @@ DEFAULT_PAGE = 2_000
 MAX_PAGE = 10_000
 MAX_RETRY_AFTER = 60
 STEP_PAGES = 10
+REPLICA_SUFFIX = "@replica"
 """Pages a worker applies before it looks again at its stop flag and its locks."""
 
 log = logging.getLogger("ledger.projections")
@@ -445,7 +448,16 @@ def status(app: LedgerApplication) -> list[Status]:
             tracking, positions[tracking], head, ruleset_version=defined.get(name),
             rebuilding=REBUILD_MARK + name in marks, owner=held.get(tracking),
         ))
-    return found
+    return found + _replica_status(app, head)
+
+
+def _replica_status(app: LedgerApplication, head: int) -> list[Status]:
+    """With LEDGER_READ_DATABASE_URL, the facts as the standby has replayed them: the lag
+    queries there wait out (the primary's rows above, plus replication)."""
+    if not app.env.get(READ_URL):
+        return []
+    with reading(read_engine_for(app)) as conn:
+        return [Status(FACTS + REPLICA_SUFFIX, tracked(conn, FACTS), head)]
 
 
 def checksums(app: LedgerApplication) -> dict[str, str]:

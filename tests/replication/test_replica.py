@@ -92,6 +92,11 @@ def test_reads_from_a_streaming_standby_keep_read_your_writes_and_workers_take_o
                        check=True, capture_output=True, timeout=60)
         built = views(service_app(primary))
         assert built == views_of_standby(standby, built)
+        shown = subprocess.run([*LEDGER, "projections", "status"], cwd=ROOT, check=True,
+                               env=dict(env, LEDGER_READ_DATABASE_URL=standby.service_url()),
+                               capture_output=True, text=True, timeout=60).stdout
+        replica = [line for line in shown.splitlines() if line.startswith(runner.FACTS + "@")]
+        assert len(replica) == 1 and "lag=0" in replica[0], shown
         rebuilt = service_app(primary)
         runner.rebuild_live(rebuilt)
         assert views(rebuilt) == built, "the workers applied some event twice, or lost one"
