@@ -19,13 +19,16 @@ guard(blp)  # the secret, CSRF, security headers and refusal pages of every page
 # The page modules register their routes on `blp` when imported (plain imports, no magic).
 from workspace import (  # noqa: E402
     auditor_pages,
+    dispute_pages,
     manager_pages,
     operator_pages,
     queue_pages,
+    report_pages,
     sign_in,
 )
 
-PAGE_MODULES = (sign_in, manager_pages, auditor_pages, queue_pages, operator_pages)
+PAGE_MODULES = (sign_in, manager_pages, auditor_pages, dispute_pages, queue_pages,
+                report_pages, operator_pages)
 
 
 def register_workspace(app: flask.Flask) -> None:

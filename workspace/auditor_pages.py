@@ -1,13 +1,12 @@
 """The auditor's pages (DESIGN §15): every manager's figures at any cut, the whole trail of
-a deduction or a dispute, the chain's verification with the first bad position, and the
-audit feed.
+a deduction, the chain's verification with the first bad position, and the audit feed.
 
 A manager's quarter at a cut, with the score chart, is the one page every role shares
 (`/app/managers/{id}`, manager_pages); the auditor reaches it from the list here with the
-cut carried along. The trail pages are the ones the chart's steps link to, so they admit
-whoever may read the trail over the API (GET /deductions/{id}, GET /disputes/{id}), a
-manager only their own. Every query is the API's own (the read side, the application,
-the verifier); nothing calls the API over loopback.
+cut carried along. The deduction's trail is a page the chart's steps link to, so it admits
+whoever may read it over the API (GET /deductions/{id}), a manager only their own; a
+dispute's trail and forms are dispute_pages'. Every query is the API's own (the read side,
+the application, the verifier); nothing calls the API over loopback.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from api.audit import LogArgs, VerifyArgs, log_item
 from api.managers import ManagerListArgs
 from api.scores_and_pay import PeriodArgs
 from api.trail import trail
-from ledger.dispute import OUTCOMES
 from ledger.quarter import Quarter
 from persistence.head import audit
 from persistence.seal import keyring_from_environment
@@ -31,15 +29,11 @@ from projections.master_data import manager_ids
 from projections.replay_check import check_views
 from workspace import blp
 from workspace.forms import cut, load
-from workspace.session import ledger, own_manager_or_403, pages_for, read_side, signed_in
+from workspace.session import ledger, own_manager_or_403, pages_for, read_side
 
 MANAGERS_PAGE = 25
 """Managers per page of the auditor's list: each row computes a score at the cut."""
 CUT_FIELDS = ("period", "as_of", "known_at")
-DECIDERS = {"open": ("supervisor", "decide_dispute"), "appealed": ("approver", "decide_appeal")}
-"""Who is offered the decision form, by the dispute's status, and where it posts: a
-reviewer decides an open dispute, the appeal board an appealed one. Whether this person
-may decide (never the recorder) is the ledger's rule, checked when the form is sent."""
 
 
 @blp.get("/audit/managers")
@@ -78,44 +72,6 @@ def deduction_page(deduction_id: UUID) -> Any:
         dispute_by=app.dispute_deadline(deduction),
         steps=trail(app.history(deduction_id), disputed), manager_id=deduction.manager_id,
         period=str(Quarter.of(deduction.effective_on)))
-
-
-@blp.get("/disputes/<uuid:dispute_id>")
-@pages_for("auditor", "supervisor", "approver", "manager")
-def dispute_page(dispute_id: UUID) -> Any:
-    """A dispute and its whole trail; a reviewer or the appeal board decides on it here."""
-    return render_dispute(dispute_id)
-
-
-def render_dispute(dispute_id: UUID, *, refusal: str | None = None, status: int = 200,
-                   errors: dict[str, list[str]] | None = None) -> Any:
-    """The dispute page; a refused decision comes back to it with the ledger's message,
-    the fields it names, and what was typed."""
-    app = ledger()
-    dispute = app.dispute(dispute_id)
-    own_manager_or_403(dispute.manager_id)
-    deduction = app.deduction(dispute.deduction_id)
-    rules = app.ruleset(deduction.ruleset_version)
-    steps = trail(app.history(dispute_id), app.history(dispute.deduction_id))
-    return render_template(
-        "auditor/dispute.html", dispute=dispute, deduction=deduction, steps=steps,
-        rule=rules.deductions.get(deduction.rule_code),
-        points=deduction.error_points(rules.score.aggravation_factor),
-        appeal_by=app.appeal_deadline(dispute), decision=_decision_endpoint(dispute.status),
-        role=_role(),
-        outcomes=OUTCOMES, refusal=refusal, errors=errors or {},
-        typed=request.form if refusal else {}, manager_id=dispute.manager_id,
-        period=str(Quarter.of(deduction.effective_on))), status
-
-
-def _decision_endpoint(status: str) -> str | None:
-    role, endpoint = DECIDERS.get(status, ("", ""))
-    return f"workspace.{endpoint}" if _role() == role else None
-
-
-def _role() -> str:
-    who = signed_in()
-    return who.role if who is not None else ""
 
 
 @blp.get("/audit/verify")
