@@ -409,6 +409,29 @@ def test_an_adjustment_is_approved_through_its_form_and_leaves_the_queue(bank: B
 
 
 @BOTH
+def test_above_the_limit_an_adjustment_waits_in_the_queue_for_a_second_approver(
+    bank: Bank,
+) -> None:
+    bank.worked_example()
+    content = copy.deepcopy(default_document())
+    content["adjustments"] = {"second_approval_above": 50}
+    content.update(version="2026.2", effective_from="2026-01-01")
+    bank.call("POST", "/rulesets", "operator", {
+        "version": "2026.2", "effective_from": "2026-01-01", "content": content}, 201)
+    bank.call("POST", "/rulesets/2026.2/publish", "operator")
+    big = bank.call("POST", "/adjustments", "supervisor", {
+        "manager_id": "M1", "period": "2026Q1", "points": 60, "reason": "big award"}, 201)
+    queue, approval = "/app/queues/adjustments", f"/app/adjustments/{big['id']}/approval"
+    bank.send("approver", queue, approval, {"approved": "yes", "reason": "first"})
+    waiting = bank.page("approver", queue)
+    assert "big award" in waiting and "appr-1" in waiting and bank.score() == 740
+    # The first approver may not approve twice; a second approver makes it count.
+    bank.refused_form("approver", queue, approval, {"approved": "yes", "reason": "again"}, 403)
+    bank.send("approver2", queue, approval, {"approved": "yes", "reason": "second"})
+    assert "big award" not in bank.page("approver", queue) and bank.score() == 800
+
+
+@BOTH
 def test_the_pay_list_shows_the_worked_example_and_downloads_as_csv(bank: Bank) -> None:
     bank.worked_example()
     text = bank.page("approver", "/app/reports/pay-list", **Q1)
