@@ -21,6 +21,7 @@ COPY api ./api
 COPY projections ./projections
 COPY persistence ./persistence
 COPY migrations ./migrations
+COPY workspace ./workspace
 RUN pip install .
 
 USER ledger
