@@ -37,6 +37,8 @@ QUEUE_PAGE = 50
 AWAITED_FROM = {"supervisor": "reviewer", "approver": "appeal_board"}
 """Whose decision each role gives: a supervisor reviews disputes, an approver sits on the
 appeal board (DESIGN §3.5)."""
+AWAITED_STATUS = {"reviewer": "open", "appeal_board": "appealed"}
+"""The status a dispute awaiting each has (one awaiting the filer's answer is open too)."""
 
 
 class ApprovalForm(ApprovalIn):
@@ -82,11 +84,14 @@ def paged(items: list[Any], size: int = QUEUE_PAGE) -> tuple[list[Any], str | No
 @pages_for("supervisor", "approver")
 def dispute_queue() -> Any:
     """The disputes awaiting the signed-in role's decision: overdue first, then by the day
-    the decision is due, then in filing order."""
+    the decision is due, then in filing order. Sorting so needs the whole queue, so it is
+    paged by offset over the read side's bounded answer (MAX_DISPUTES awaiting ones), not
+    by the API's filing-order cursor."""
     who = signed_in()
     awaited = AWAITED_FROM.get(who.role if who else "")
-    waiting = [i for i in read_side().disputes(today=ledger().today())
-               if i["awaiting"] == awaited]
+    status = AWAITED_STATUS.get(awaited or "")
+    waiting = [i for i in read_side().disputes(status=status, today=ledger().today())
+               if i["awaiting"] == awaited] if status else []
     waiting.sort(key=lambda i: (not i["overdue"], i["due_on"] is None, i["due_on"] or 0))
     items, next_url = paged(waiting)
     return render_template("queues/disputes.html", items=[_with_deduction(i) for i in items],
