@@ -1,6 +1,7 @@
 """The supervisor's and approver's queues (DESIGN §15): disputes and appeals awaiting a
 decision (decided on the dispute's page, dispute_pages), adjustments to propose and
-approve, scoring sheets to complete, and closing a period.
+approve, scoring sheets to complete, customers of disqualified managers to reassign, and
+closing a period.
 
 Each form is read with the API's schema for the same command and posts through the same
 application command the API's route calls, as the signed-in person. A refusal by the
@@ -20,12 +21,15 @@ from flask import flash, redirect, render_template, request, url_for
 from api.adjustments import ApprovalIn, ProposalIn
 from api.assessment import SheetIn
 from api.audit import LogArgs
+from api.customers import AssignmentIn
 from api.errors import classify, flatten_messages
 from api.periods import CloseIn
+from api.reassignments import ReassignmentQueueArgs
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.quarter import Quarter
 from ledger.rules import MAX_POINTS
 from projections.adjustment_queue import adjustments_awaiting
+from projections.master_data import reassignment_queue
 from workspace import blp
 from workspace.auditor_pages import url_here
 from workspace.forms import load
@@ -235,6 +239,45 @@ def _sheet_body(plan_id: str) -> dict[str, Any]:
     except ma.ValidationError as invalid:
         raise InvalidInput(flatten_messages(invalid.messages)) from None
     return loaded
+
+
+@blp.get("/queues/reassignments")
+@pages_for("supervisor", "approver", "auditor")
+def reassignment_queue_page() -> Any:
+    """Managers disqualified on the day who still hold customers (DESIGN §16), as GET
+    /reassignments pages them; a supervisor moves each customer from here."""
+    return render_reassignments()
+
+
+def render_reassignments(*, refusal: str | None = None, status: int = 200,
+                         errors: dict[str, list[str]] | None = None) -> Any:
+    asked = load(ReassignmentQueueArgs, request.args, ("on", "after"))
+    on = asked.get("on") or ledger().today()
+    page = reassignment_queue(read_side(), on=on, after=asked.get("after"), limit=QUEUE_PAGE)
+    next_url = url_here(after=page.next_after) if page.next_after else None
+    return render_template("queues/reassignments.html", items=page.items, on=on,
+                           next_url=next_url, refusal=refusal, errors=errors or {},
+                           typed=request.form if refusal else {}), status
+
+
+@blp.post("/customers/<customer_id>/assignments")
+@pages_for("supervisor")
+def reassign_customer(customer_id: str) -> Any:
+    """Moves a customer to another manager from a day, under the portfolio policy: a
+    refusal (a disqualified manager, a premium customer below grade A) stays on the queue's
+    page; the policy's warnings come with the confirmation."""
+    try:
+        made = ledger().assign_customer(customer_id, **load(
+            AssignmentIn, request.form, ("manager_id", "effective_on", "reason")))
+    except LedgerError as error:
+        return refused(render_reassignments, error)
+    flash(translated("%(customer)s is held by %(manager)s from %(day)s.", customer=customer_id,
+                     manager=request.form.get("manager_id", ""),
+                     day=request.form.get("effective_on", "")))
+    for warning in made.receipt.warnings:
+        flash(f"{warning.message} ({warning.rule})")
+    return redirect(url_for("workspace.reassignment_queue_page",
+                            on=request.form.get("on") or None), 303)
 
 
 @blp.get("/periods")

@@ -464,6 +464,28 @@ def test_rankings_order_the_managers_at_the_cut_and_share_tied_ranks(bank: Bank)
 
 
 @BOTH
+def test_a_supervisor_reassigns_a_disqualified_managers_customers_from_the_queue(
+    bank: Bank,
+) -> None:
+    bank.worked_example()
+    bank.call("POST", "/deductions", "supervisor", {
+        **deduction("E1"), "disqualify": True, "description": "egregious breach"}, 201)
+    queue = "/app/queues/reassignments?on=2026-03-01"
+    listed = bank.page("auditor", queue)
+    assert "disqualified since 2026-02-01" in listed
+    assert all(c in listed for c in ("C1", "C2", "C3")) and 'action="/app/customers' not in listed
+    bank.send("supervisor", queue, "/app/customers/C1/assignments", {
+        "manager_id": "M2", "effective_on": "2026-03-01", "reason": "M1 disqualified",
+        "on": "2026-03-01"})
+    # No customer may go to a disqualified manager: refused on the queue's page.
+    bank.refused_form("supervisor", queue, "/app/customers/C2/assignments", {
+        "manager_id": "M1", "effective_on": "2026-03-01", "reason": "back"}, 409)
+    after = bank.page("supervisor", queue).split("<h1", 1)[1]
+    assert "C1" not in after and "C2" in after and "C3" in after
+    bank.page("m1", queue, 403)
+
+
+@BOTH
 def test_an_approver_closes_a_period_through_the_form_once(bank: Bank) -> None:
     bank.worked_example()
     page = "/app/periods?period=2026Q1"
@@ -544,6 +566,7 @@ ROLE_PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("/app/reports/pay-list?period=2026Q1", ("approver", "auditor")),
     ("/app/reports/rankings?period=2026Q1", ("supervisor", "approver", "auditor")),
     ("/app/periods?period=2026Q1", ("approver",)),
+    ("/app/queues/reassignments", ("supervisor", "approver", "auditor")),
     ("/app/rulesets", ("operator", "auditor")),
     ("/app/rulesets/2026.1", ("operator", "auditor")),
     ("/app/rulesets/2026.1/diff", ("operator", "auditor")),
