@@ -12,7 +12,8 @@ One scenario, step by step, because each step needs the state the previous one b
 5. the fact rows and figures the workers built equal a rebuild's, on the primary and on
    the standby: no event was applied twice or lost across the kill.
 The measured figures (replication lag, share of reads that waited, takeover time) are
-printed (pytest -s shows them) and bounded loosely, so CI on a busy machine passes.
+printed (pytest -s shows them); only the takeover is bounded, loosely, so that CI on a
+busy machine passes.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ WORKER_PAGE = 100
 ROUNDS = 20
 MANAGER = "M00000"
 LIVE_TRACKING = FigureView.tracking_name("live")
+TAKEOVER_BOUND_SECONDS = 10.0
+"""Loose (about 0.2 s is usual): a busy CI machine must not fail the scenario on time."""
 
 
 def test_reads_from_a_streaming_standby_keep_read_your_writes_and_workers_take_over(
@@ -151,6 +154,7 @@ def kill_a_worker_mid_batch(
     worker_a.wait(timeout=10)
     b_session = until(lambda: _other(owners(primary, [runner.FACTS]), a_session), 30)
     owned = time.monotonic() - killed
+    assert owned < TAKEOVER_BOUND_SECONDS, f"B took {owned:.1f} s to take the view over"
     until(lambda: facts_position(primary) > at_kill, 30)
     progressed = time.monotonic() - killed
     until(lambda: facts_position(primary) == head, 120)
