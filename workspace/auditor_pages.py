@@ -51,6 +51,7 @@ def audit_managers() -> Any:
     picked = {k: request.args.get(k, "") for k in CUT_FIELDS}
     return render_template(
         "auditor/managers.html", rows=rows, period=period, picked=picked,
+        unit=listing.get("unit"),
         carried={k: v for k, v in {**picked, "period": period}.items() if v},
         next_url=url_here(after=page.next_after) if page.next_after else None)
 

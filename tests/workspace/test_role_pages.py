@@ -461,6 +461,9 @@ def test_rankings_order_the_managers_at_the_cut_and_share_tied_ranks(bank: Bank)
     moment = datetime.fromisoformat(first.replace("Z", "+00:00")) - timedelta(microseconds=1)
     assert ranked(bank, known_at=moment.isoformat()) == [("1", "M1", "1000"), ("1", "M2", "1000")]
     assert "by" in bank.page("approver", "/app/reports/rankings", 422, by="height")
+    # A new cut keeps the ranking asked for: the pickers carry `by` along.
+    text = bank.page("supervisor", "/app/reports/rankings", by="actual_pay")
+    assert '<input type="hidden" name="by" value="actual_pay">' in text
 
 
 @BOTH
