@@ -517,8 +517,19 @@ class PgAggregateRecorder(AggregateRecorder):
         if limit is not None:
             statement += " LIMIT %s"
             params.append(limit)
+        # Each shape is prepared once per connection: an aggregate's replay and the rule
+        # book's probe are most of a command's reads, and need no planning each time.
+        shape = "".join("1" if f else "0" for f in (gt is not None, lte is not None, desc,
+                                                     limit is not None))
+        name = f"select_events_{self.events_table_name}_{shape}"
+        numbered = statement
+        for n in range(1, len(params) + 1):
+            numbered = numbered.replace("%s", f"${n}", 1)
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(statement, params)
+            if curs.prepare(name, numbered):
+                curs.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+            else:
+                curs.execute(statement, params)
             return [
                 StoredEvent(
                     originator_id=_uuid_or_text(row[0]),
@@ -826,11 +837,18 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
     def find_request(self, scope: str, key: str) -> StoredRequest | None:
         """The idempotency record of (scope, key), if one was stored."""
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                "SELECT request_hash, status_code, response, first_position, position "
-                "FROM idempotency WHERE scope = %s AND idem_key = %s",
-                (scope, key),
-            )
+            # Every command with an Idempotency-Key asks this first: prepared once per
+            # connection, as the rule book's probe and the aggregates' reads are.
+            if curs.prepare("find_request", "SELECT request_hash, status_code, response, "
+                            "first_position, position FROM idempotency "
+                            "WHERE scope = $1 AND idem_key = $2"):
+                curs.execute("EXECUTE find_request (%s, %s)", (scope, key))
+            else:
+                curs.execute(
+                    "SELECT request_hash, status_code, response, first_position, position "
+                    "FROM idempotency WHERE scope = %s AND idem_key = %s",
+                    (scope, key),
+                )
             row = curs.fetchone()
         if row is None:
             return None
