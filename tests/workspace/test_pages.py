@@ -15,101 +15,27 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import page_bank
 import pytest
 from dbsupport import fresh_sqlite_url, postgres_service_url, reset_postgres
-from flask import Flask
-from flask.testing import FlaskClient
+from page_bank import Q1, csrf_of
 from werkzeug.test import TestResponse
 
 from api import LEDGER, create_app
 from ledger.audit import AuditContext, acting_as
 from ledger.ruleset_document import default_document, parse_ruleset
 from persistence.session_secret import SessionSecretMissing, session_secret
-from persistence.tokens import TokenStore, digest
+from persistence.tokens import digest
 from persistence.url import environment_for
 
-PRINCIPALS: dict[str, tuple[str, str, str | None]] = {
-    "supervisor": ("supervisor", "sup-1", None),
-    "reviewer": ("supervisor", "sup-2", None),
-    "integrator": ("integrator", "credit-system", None),
-    "m1": ("manager", "m1-user", "M1"),
-    "m2": ("manager", "m2-user", "M2"),
-    "approver": ("approver", "appr-1", None),
-    "auditor": ("auditor", "aud-1", None),
-    "operator": ("operator", "ops-1", None),
-}
-Q1 = {"period": "2026Q1", "as_of": "2026-03-31"}
 QUARTER = "/app/managers/M1"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SCORE = re.compile(r'id="score">(\d+)<')
 
 
-def csrf_of(response: TestResponse) -> str:
-    found = CSRF.search(response.get_data(as_text=True))
-    assert found, "the page carries no CSRF token"
-    return found.group(1)
-
-
-class Bank:
-    """The app, a token per principal, the API to set up the bank, a browser per person."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.ledger: Any = app.extensions[LEDGER]
-        self.ledger.ensure_rulebook()
-        self.store = TokenStore.of(self.ledger)
-        self.tokens = {name: self.store.create(role=r, subject=s, manager_id=m)
-                       for name, (r, s, m) in PRINCIPALS.items()}
-        self.api = app.test_client()
-        self.browsers: dict[str, FlaskClient] = {}
-
-    def call(self, method: str, path: str, who: str, body: Any = None, status: int = 200) -> Any:
-        response = self.api.open("/api/v1" + path, method=method, json=body,
-                                 headers={"Authorization": f"Bearer {self.tokens[who]}"})
-        assert response.status_code == status, response.get_data(as_text=True)
-        return response.get_json()
-
-    def events(self) -> int:
-        return int(self.ledger.recorder.max_notification_id() or 0)
-
-    def worked_example(self) -> dict[str, str]:
-        """DESIGN §4: M1 at 740 with B1, C7 and S3 recorded by sup-1; their ids by code."""
-        for mid, grade in (("M1", "B"), ("M2", "A")):
-            self.call("POST", "/managers", "supervisor",
-                      {"id": mid, "name": f"Manager {mid}", "grade": grade, "unit": "B1"}, 201)
-        for cid, last_year in (("C1", "400000"), ("C2", "200000"), ("C3", "150000")):
-            self.call("POST", "/customers", "supervisor", {
-                "id": cid, "name": cid, "class": "good", "industry": "retail",
-                "chain": None, "group": None, "last_year_contribution": last_year}, 201)
-            self.call("POST", f"/customers/{cid}/assignments", "supervisor",
-                      {"manager_id": "M1", "effective_on": "2026-01-01", "reason": "opening"})
-        self.call("PUT", "/managers/M1/targets/2026Q1", "supervisor",
-                  {"incremental": "50000", "reason": "plan"})
-        for n, (cid, amount) in enumerate((("C1", "120000"), ("C2", "60000"), ("C3", "70000"))):
-            self.call("POST", "/contributions", "integrator", {
-                "customer_id": cid, "booked_on": "2026-02-15", "interest_income": amount,
-                "deposit_earnings": "0", "fee_income": "0", "source_system": "CREDIT",
-                "external_id": f"P{n}"}, 201)
-        return {code: self.call("POST", "/deductions", "supervisor", {
-            "manager_id": "M1", "rule_code": code, "occurrences": 1, "aggravated": False,
-            "effective_on": "2026-02-01", "description": f"{code} found"}, 201)["id"]
-            for code in ("B1", "C7", "S3")}
-
-    def browser(self, who: str) -> FlaskClient:
-        """A client with its own cookies, signed in through the form."""
-        if who not in self.browsers:
-            client = self.app.test_client()
-            signed = client.post("/app/sign-in", data={
-                "token": self.tokens[who], "csrf_token": csrf_of(client.get("/app/sign-in"))})
-            assert signed.status_code == 302, signed.get_data(as_text=True)
-            self.browsers[who] = client
-        return self.browsers[who]
-
-    def page(self, who: str, path: str, status: int = 200, **query: Any) -> str:
-        response = self.browser(who).get(path, query_string=query)
-        assert response.status_code == status, (path, response.get_data(as_text=True)[:3000])
-        return response.get_data(as_text=True)
+class Bank(page_bank.Bank):
+    """The shared bank, with a manager's quarter as the page most forms are sent from."""
 
     def score_on_page(self, who: str = "m1", **cut: Any) -> int:
         found = SCORE.search(self.page(who, QUARTER, **{**Q1, **cut}))
@@ -118,10 +44,7 @@ class Bank:
 
     def send(self, who: str, action: str, fields: dict[str, str], status: int = 302,
              form_page: str = QUARTER) -> TestResponse:
-        token = csrf_of(self.browser(who).get(form_page, query_string=Q1))
-        response = self.browser(who).post(action, data={**fields, "csrf_token": token})
-        assert response.status_code == status, response.get_data(as_text=True)[:3000]
-        return response
+        return self.post_form(who, f"{form_page}?{urlencode(Q1)}", action, fields, status)
 
     def decide(self, dispute_id: str, outcome: str = "upheld") -> None:
         """The reviewer decides through the application (the decision page is a queue's)."""
