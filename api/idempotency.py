@@ -82,6 +82,10 @@ def idempotent(status: int, reply: Reply) -> Callable[[Callable[..., Made[Any]]]
         @functools.wraps(route)
         def run(*args: Any, **kwargs: Any) -> Any:
             app: LedgerApplication = current_app.extensions[LEDGER]
+            with app.one_rulebook_probe():
+                return attempt(app, *args, **kwargs)
+
+        def attempt(app: LedgerApplication, *args: Any, **kwargs: Any) -> Any:
             key = request_key(g.principal.subject)
             if key is not None and (stored := _stored(app, key)) is not None:
                 return _replay(app, stored, key, reply, args, kwargs)

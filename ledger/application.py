@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -192,6 +193,8 @@ class LedgerApplication(Application[UUID]):
         self.save(*aggregates, **{APPEND: append})
         seconds = time.perf_counter() - started
         receipt = Receipt.of(append.assigned)
+        if any(isinstance(a, RuleBook) for a in aggregates):
+            self._kept_book.changed()
         if self.on_recorded is not None:
             self.on_recorded(receipt, seconds)
         return receipt
@@ -279,6 +282,11 @@ class LedgerApplication(Application[UUID]):
 
     def rulebook(self) -> RuleBook:
         return self._get(RuleBook, ids.rulebook_id(), "rule book")
+
+    def one_rulebook_probe(self) -> AbstractContextManager[None]:
+        """A command and its answer read one rule book, proved current once
+        (KeptRuleBook.held): the API runs each command route inside it."""
+        return self._kept_book.held()
 
     def _rulebook_has_events_after(self, version: int) -> bool:
         return bool(self.recorder.select_events(ids.rulebook_id(), gt=version, limit=1))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from threading import Lock
 from typing import Any
@@ -126,8 +128,46 @@ class KeptRuleBook:
         self._has_events_after = has_events_after
         self._kept: RuleBook | None = None
         self._lock = Lock()
+        # Inside `held()`: the book this command already proved current (None: not yet).
+        self._held: ContextVar[list[RuleBook | None] | None] = ContextVar(
+            f"held_rulebook_{id(self)}", default=None)
 
     def current(self) -> RuleBook:
+        held = self._held.get()
+        if held is not None and held[0] is not None:
+            return held[0]
+        book = self._current()
+        if held is not None:
+            held[0] = book
+        return book
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """One probe for a whole command and its answer: the first `current()` inside
+        proves the book current, and the rest of the command reads that same book.
+
+        A command and its answer asked twice (its rule set, then the answer's dispute
+        deadline): the second probe was a round trip per request (issue 18). Reading one
+        book throughout is also the more exact answer: the rule set the command chose is
+        the one its answer describes, even if a publication lands in between. Nested
+        scopes share the outer one's book.
+        """
+        if self._held.get() is not None:
+            yield
+            return
+        token = self._held.set([None])
+        try:
+            yield
+        finally:
+            self._held.reset(token)
+
+    def changed(self) -> None:
+        """This command saved the book: what it held is no longer proved current."""
+        held = self._held.get()
+        if held is not None:
+            held[0] = None
+
+    def _current(self) -> RuleBook:
         kept = self._kept
         if kept is not None and not self._has_events_after(kept.version):
             return kept

@@ -92,3 +92,53 @@ def test_a_publication_by_this_process_is_in_force_at_once(
     assert app.ruleset_for_day(IN_Q2).version == "2026.1"
     publish_q2_rules(app)
     assert app.ruleset_for_day(IN_Q2).version == "2026.2"
+
+
+def count_probes(app: LedgerApplication, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    probes: list[int] = []
+    probe: Callable[[int], bool] = app._kept_book._has_events_after
+
+    def counting(version: int) -> bool:
+        probes.append(version)
+        return probe(version)
+
+    monkeypatch.setattr(app._kept_book, "_has_events_after", counting)
+    return probes
+
+
+def test_one_command_and_its_answer_probe_the_book_once(
+    two_processes: tuple[LedgerApplication, LedgerApplication],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, _ = two_processes
+    app.ruleset_for_day(IN_Q2)  # the book kept
+    probes = count_probes(app, monkeypatch)
+    with app.one_rulebook_probe():
+        for _ in range(3):
+            assert app.ruleset_for_day(IN_Q2).version == "2026.1"
+    assert len(probes) == 1
+    app.ruleset_for_day(IN_Q2)  # outside a command each question probes again
+    assert len(probes) == 2
+
+
+def test_a_publication_by_another_process_is_seen_by_the_next_command(
+    two_processes: tuple[LedgerApplication, LedgerApplication],
+) -> None:
+    worker, operator = two_processes
+    with worker.one_rulebook_probe():
+        assert worker.ruleset_for_day(IN_Q2).version == "2026.1"
+        publish_q2_rules(operator)
+        # Within the command the book it chose by stays: its answer describes that choice.
+        assert worker.ruleset_for_day(IN_Q2).version == "2026.1"
+    with worker.one_rulebook_probe():
+        assert worker.ruleset_for_day(IN_Q2).version == "2026.2"
+
+
+def test_a_publication_inside_a_command_drops_the_book_it_held(
+    two_processes: tuple[LedgerApplication, LedgerApplication],
+) -> None:
+    app, _ = two_processes
+    with app.one_rulebook_probe():
+        assert app.ruleset_for_day(IN_Q2).version == "2026.1"
+        publish_q2_rules(app)
+        assert app.ruleset_for_day(IN_Q2).version == "2026.2"
