@@ -5,10 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from served import free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-c", "from ledger_cli.main import main; main()"]
@@ -47,22 +46,6 @@ class Server:
             return refused.code, json.loads(refused.read())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "gunicorn exited early"
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"{url} did not answer within {seconds} s")
 
 
 @pytest.fixture
@@ -72,13 +55,13 @@ def server(tmp_path: Path) -> Iterator[Server]:
     tokens = {name: subprocess.run([*TOKEN_CLI, "create", *args], env=env, cwd=ROOT, check=True,
                                    capture_output=True, text=True).stdout.strip()
               for name, args in PRINCIPALS.items()}
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
          "api:create_app()"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     try:
-        _wait_until_ready(f"http://127.0.0.1:{port}/readyz", process)
+        wait_until_ready(f"http://127.0.0.1:{port}/readyz", process)
         yield Server(f"http://127.0.0.1:{port}", tokens)
     finally:
         process.terminate()

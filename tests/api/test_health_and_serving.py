@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from dbsupport import fresh_sqlite_url
+from served import free_port
 
 from api import LEDGER, create_app
 from ledger.application import LedgerApplication
@@ -28,10 +28,6 @@ def test_the_app_factory_builds_one_ledger_application_and_answers_healthz() -> 
     assert response.get_json() == {"status": "ok"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 20) -> bytes:
@@ -49,7 +45,7 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 20) -
 
 
 def test_ledger_serve_runs_gunicorn_workers_that_answer_healthz(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, LEDGER_DATABASE_URL=f"sqlite:///{tmp_path}/ledger.db")
     ledger = [sys.executable, "-c", "from ledger_cli.main import main; main()"]
     subprocess.run([*ledger, "db", "upgrade"], env=env, cwd=ROOT, check=True)

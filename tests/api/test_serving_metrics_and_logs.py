@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from served import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-c", "from ledger_cli.main import main; main()"]
@@ -50,10 +50,6 @@ class Served:
         return self.stderr.read_text().splitlines()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _environment(tmp_path: Path) -> dict[str, str]:
@@ -88,7 +84,7 @@ def ledger_serve(tmp_path: Path) -> Iterator[Served]:
                            env=env, cwd=ROOT, check=True, capture_output=True,
                            text=True).stdout.strip()
     env["TEST_OPERATOR_TOKEN"] = token
-    port = _free_port()
+    port = free_port()
     served = _start(tmp_path, env, [*CLI, "serve", "--workers", "3", "--port", str(port)], port)
     try:
         yield served
@@ -141,7 +137,7 @@ def test_every_log_line_is_json_and_a_500_is_one_line_with_its_traceback(
 ) -> None:
     env = _environment(tmp_path)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "api"), str(ROOT)])
-    port = _free_port()
+    port = free_port()
     served = _start(tmp_path, env, [sys.executable, "-m", "gunicorn", "--config",
                                     "python:ledger_cli.serving", "--workers", "2", "--bind",
                                     f"127.0.0.1:{port}", "crashing_app:create_app()"], port)

@@ -25,22 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbsupport import in_ci
+from served import chromium, free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGER = [sys.executable, "-c", "from ledger_cli.main import main; main()"]
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM = Path("/usr/bin/chromium")
 PRINCIPALS = {"supervisor": ["--role", "supervisor", "--subject", "sup-1"],
               "reviewer": ["--role", "supervisor", "--subject", "sup-2"],
               "integrator": ["--role", "integrator", "--subject", "credit"],
               "m1": ["--role", "manager", "--subject", "m1-user", "--manager-id", "M1"]}
 Q1 = "period=2026Q1&as_of=2026-03-31"
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                  "--window-size=1280,1800")
-
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
@@ -65,14 +58,6 @@ class Served:
             return json.loads(response.read())
 
 
-def _free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     """`ledger serve` (2 workers) on a fresh SQLite file, secrets generated beside it."""
@@ -84,51 +69,24 @@ def served(tmp_path: Path) -> Iterator[Served]:
     tokens = {name: subprocess.run([*LEDGER, "token", "create", *args], env=env, cwd=ROOT,
                                    check=True, capture_output=True, text=True).stdout.strip()
               for name, args in PRINCIPALS.items()}
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*LEDGER, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_until_ready(f"http://127.0.0.1:{port}/healthz", process)
+        wait_until_ready(f"http://127.0.0.1:{port}/healthz", process)
         yield Served(f"http://127.0.0.1:{port}", tokens)
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def _wait_until_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "ledger serve exited early"
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"{url} did not answer within 30 s")
-
-
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
     """Headless chromium through the distribution's chromedriver, with a fresh profile."""
-    if not CHROMEDRIVER.exists() or not CHROMIUM.exists():
-        message = "chromium and chromium-driver are not installed (scripts/test installs them)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    options.add_argument("--lang=en-US")
-    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
-    driver = webdriver.Chrome(service=webdriver.ChromeService(str(CHROMEDRIVER)),
-                              options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium(tmp_path / "profile", "--lang=en-US",
+                  prefs={"intl.accept_languages": "en-US,en"}) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def worked_example(served: Served) -> None:
