@@ -3,9 +3,12 @@
 With an `Idempotency-Key` the command's application method receives an
 `IdempotencyRecord` as an ordinary argument and saves it with its events, in the same
 transaction (table `idempotency`), so either both the events and the key exist or
-neither does. The record holds the request's hash and what the command learned besides
-its events; the recorder adds the positions of the events. A repeat is answered from the
-log: the aggregates as that append left them, its receipt, and the same reply function
+neither does. The key's row is also the lookup: a command runs first, and the stored
+record is read only when it appended nothing (its key's row already there, or a refusal
+by what the first run changed), which saves a round trip on every first request.
+The record holds the request's hash and what the command learned besides its events;
+the recorder adds the positions of the events. A repeat is answered from the log: the
+aggregates as that append left them, its receipt, and the same reply function
 the first answer went through. A refused request stores nothing, so retrying it runs it
 again. The same key with another request is 409.
 """
@@ -25,7 +28,7 @@ from flask import Response, current_app, g, request
 
 from api.errors import problem
 from ledger.application import LedgerApplication, Made
-from ledger.errors import DuplicateFact, InvalidInput
+from ledger.errors import InvalidInput, LedgerError
 from ledger.store import IdempotencyRecord, StoredRequest
 
 HEADER = "Idempotency-Key"
@@ -87,12 +90,12 @@ def idempotent(status: int, reply: Reply) -> Callable[[Callable[..., Made[Any]]]
 
         def attempt(app: LedgerApplication, *args: Any, **kwargs: Any) -> Any:
             key = request_key(g.principal.subject)
-            if key is not None and (stored := _stored(app, key)) is not None:
-                return _replay(app, stored, key, reply, args, kwargs)
             try:
                 made = route(*args, idempotency=key and key.record(status), **kwargs)
-            except (DuplicateFact, IntegrityError):
-                # A concurrent request with the same key may have won the race for its row.
+            except (LedgerError, IntegrityError):
+                # The key is looked up only when the command did not append: a repeat
+                # either fails on its key's row in the append (IntegrityError) or is
+                # refused by what its first run changed; both answer from the record.
                 if key is not None and (stored := _stored(app, key)) is not None:
                     return _replay(app, stored, key, reply, args, kwargs)
                 raise
