@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -47,8 +47,16 @@ from projections.database import (
     tracking_rows,
     writing,
 )
-from projections.facts import NAMED_BY_CUSTOMER, NAMED_BY_MANAGER, TOPICS, Names, facts_of
+from projections.facts import (
+    NAMED_BY_CUSTOMER,
+    NAMED_BY_MANAGER,
+    TOPICS,
+    Names,
+    facts_of_recorded,
+    recorded,
+)
 from projections.materialised import LIVE, FigureView
+from projections.writer import write_facts
 
 FACTS = "projection:facts"
 REBUILD_MARK = "rebuild:"
@@ -75,7 +83,7 @@ class Page:
 
     start: int
     end: int
-    rows: dict[str, list[dict[str, Any]]]
+    rows: dict[str, list[Mapping[str, Any]]]
 
 
 class FactsProjection:
@@ -89,6 +97,8 @@ class FactsProjection:
         self.engine: Engine = projection_engine_for(app)
         self.page = page
         self.names = Names()
+        # Stored state is read as it stands only when it is plain transcoded JSON.
+        self._plain_state = app.mapper.cipher is None and app.mapper.compressor is None
 
     def position(self) -> int:
         with reading(self.engine) as conn:
@@ -147,7 +157,7 @@ class FactsProjection:
             if not advance(conn, FACTS, page.start, page.end):
                 conn.rollback()
                 return False
-            _insert(conn, page.rows)
+            write_facts(conn, page.rows)
         return True
 
     def _start(self) -> int:
@@ -160,28 +170,39 @@ class FactsProjection:
             start = 0
         return start
 
-    def _rows(self, notifications: Sequence[Notification]) -> dict[str, list[dict[str, Any]]]:
+    def _rows(self, notifications: Sequence[Notification]) -> dict[str, list[Mapping[str, Any]]]:
         # Comments and other events that establish no facts are not even decoded.
-        wanted = [n for n in notifications if n.topic in TOPICS]
-        events = [(n.id, self.app.mapper.to_domain_event(n)) for n in wanted]
+        events = [(n.id, n.topic, self._event(n)) for n in notifications if n.topic in TOPICS]
         self._learn_names(events)
-        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for fact in facts_of(events, self.names):
-            rows[fact.table].append(dict(fact.values))
+        rows: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for fact in facts_of_recorded(events, self.names):
+            rows[fact.table].append(fact.values)
         return rows
 
-    def _learn_names(self, events: Sequence[tuple[int, Any]]) -> None:
+    def _event(self, notification: Notification) -> Any:
+        """The event's recorded fields without the domain object (facts.Recorded) when its
+        state is plain JSON of its class's current version; else the domain event, which
+        the library's mapper decrypts, decompresses or upcasts."""
+        if self._plain_state:
+            state = self.app.mapper.transcoder.decode(notification.state)
+            found = recorded(notification.topic, state, _uuid(notification.originator_id),
+                             notification.originator_version)
+            if found is not None:
+                return found
+        return self.app.mapper.to_domain_event(notification)
+
+    def _learn_names(self, events: Sequence[tuple[int, str, Any]]) -> None:
         """Looks up, in one query per kind, the names this page needs and did not register."""
         for kind_topics, table, column in (
             (NAMED_BY_MANAGER, t.managers, "manager_id"),
             (NAMED_BY_CUSTOMER, t.customers, "customer_id"),
         ):
             missing = set()
-            for _, event in events:
+            for _, topic, event in events:
                 registered = getattr(event, "business_id", None)
                 if registered is not None:
                     self.names.learn(event.originator_id, registered)
-                elif _topic(event) in kind_topics and not self.names.knows(event.originator_id):
+                elif topic in kind_topics and not self.names.knows(event.originator_id):
                     missing.add(event.originator_id.hex)
             if missing:
                 self._look_up(table, column, missing)
@@ -197,17 +218,8 @@ class FactsProjection:
                 self.names.learn(UUID(hex=aggregate_id), business_id)
 
 
-def _topic(event: Any) -> str:
-    cls = type(event)
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _insert(conn: Connection, rows: dict[str, list[dict[str, Any]]]) -> None:
-    # Tables in a fixed order; each gets one multi-row INSERT per page.
-    for table in t.FACT_TABLES:
-        batch = rows.get(table.name)
-        if batch:
-            conn.execute(table.insert(), batch)
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def _check_time(
