@@ -19,9 +19,11 @@ from api.auth import acting_manager_id, require_own
 from api.common import CommandSchema, Day, LedgerBlueprint, identifier, ledger, text, with_receipt
 from api.idempotency import LEDGER
 from api.indicators import Figure
+from api.pagination import Page, after_cursor, cursor_args, page_by_key
 from api.scores_and_pay import CutOut, PeriodArgs, read_side, read_side_of
 from ledger.application import Made
 from ledger.assessment import AssessmentPlan
+from ledger.errors import InvalidInput
 from ledger.quarter import Quarter
 from ledger.store import IdempotencyRecord
 
@@ -136,8 +138,17 @@ class TaskOut(ma.Schema):
     pending = ma.fields.List(ma.fields.String(), required=True)
 
 
-class TasksOut(ma.Schema):
+MAX_TASKS = 1_000
+"""The most sheets one page of tasks lists."""
+
+TasksArgs = cursor_args(ma.Schema, after_cursor(
+    "cursor: the next_after (plan_id/manager_id) of the page before"), MAX_TASKS)
+
+
+class TasksOut(Page):
     items = ma.fields.List(ma.fields.Nested(TaskOut), required=True)
+    next_after = ma.fields.String(allow_none=True, required=True, metadata={
+        "description": "cursor of the next page (plan_id/manager_id of the last), if any"})
 
 
 class GivenOut(ma.Schema):
@@ -223,10 +234,29 @@ def plan(plan_id: str) -> Any:
 
 @blp.route("/assessment-tasks", methods=["GET"])
 @blp.allow("supervisor", "approver", "manager")
+@blp.arguments(TasksArgs, location="query")
 @blp.response(200, TasksOut)
-def tasks() -> Any:
-    """The caller's sheets still to score: plan, manager, items scored and pending"""
-    return {"items": read_side().assessment_tasks(str(g.principal.subject))}
+def tasks(args: dict[str, Any]) -> Any:
+    """The caller's sheets still to score, by plan and manager id: plan, manager, items
+    scored and pending"""
+    found = sorted(read_side().assessment_tasks(str(g.principal.subject)), key=_task_key)
+    # A key, not an index: a sheet submitted between two pages moves no other.
+    after = args.get("after")
+    shown, last = page_by_key(found, _task_key, _task_cursor(after) if after else None,
+                              args["limit"])
+    return {"items": shown, "next_after": "/".join(last) if last else None}
+
+
+def _task_key(task: dict[str, Any]) -> tuple[str, str]:
+    return (task["plan_id"], task["manager_id"])
+
+
+def _task_cursor(after: str) -> tuple[str, str]:
+    # A plan id holds no "/" (it is a path segment of /assessment-plans/{plan_id}).
+    plan_id, slash, manager_id = after.partition("/")
+    if not slash:
+        raise InvalidInput({"after": ["must be plan_id/manager_id"]})
+    return (plan_id, manager_id)
 
 
 @blp.route("/assessment-plans/<plan_id>/sheets/<manager_id>", methods=["PUT"])

@@ -27,6 +27,7 @@ from api.common import (
     with_receipt,
 )
 from api.contributions import BatchOut, batch_reply
+from api.pagination import Page, after_cursor, cursor_args, page_in_order
 from api.scores_and_pay import CutOut, PeriodArgs, read_side
 from ledger.application import ItemOutcome, Made
 from ledger.indicator import IndicatorReport
@@ -107,7 +108,15 @@ class NameOut(ma.Schema):
     report = ma.fields.Nested(ReportRefOut, allow_none=True, required=True)
 
 
-class IndicatorsOut(CutOut):
+MAX_NAMES = 1_000
+"""The most indicators one page lists."""
+
+IndicatorsArgs = cursor_args(PeriodArgs, after_cursor(
+    "cursor: the next_after (an indicator's name) of the page before"), MAX_NAMES)
+
+
+class IndicatorsOut(CutOut, Page):
+    PINNED = ("period", "as_of", "known_at")
     period = ma.fields.String(required=True)
     ruleset_version = ma.fields.String(required=True)
     score = ma.fields.Integer(required=True)
@@ -115,6 +124,8 @@ class IndicatorsOut(CutOut):
     score_value = Figure(allow_none=True, required=True, metadata={
         "description": "the score formula's exact value, before rounding and clamping"})
     items = ma.fields.List(ma.fields.Nested(NameOut), required=True)
+    next_after = ma.fields.String(allow_none=True, required=True, metadata={
+        "description": "cursor of the next page (the last name shown), if any"})
 
 
 _REPORT_FIELDS = ("indicator", "manager_id", "period", "measured_on", "value",
@@ -153,12 +164,21 @@ def report_indicators(
 
 @blp.route("/managers/<manager_id>/indicators", methods=["GET"])
 @blp.allow("auditor", "supervisor", "manager")
-@blp.arguments(PeriodArgs, location="query")
+@blp.arguments(IndicatorsArgs, location="query")
 @blp.response(200, IndicatorsOut)
 def indicators(args: dict[str, Any], manager_id: str) -> Any:
-    """Every indicator of a manager's period: value, kind, formula and source"""
+    """Every indicator of a manager's period, in the rule set's order: value, kind,
+    formula and source"""
     require_own(manager_id)
     as_of = args.get("as_of")
     period = str(args.get("period") or Quarter.of(as_of or ledger().today()))
-    return read_side().indicators(manager_id, period, as_of=as_of,
-                                  known_at=args.get("known_at"))
+    answer = read_side().indicators(manager_id, period, as_of=as_of,
+                                    known_at=args.get("known_at"))
+    # The next link pins the cut, so the rule set and its order of names stay the same.
+    answer["items"], answer["next_after"] = page_in_order(
+        answer["items"], _name, args.get("after"), args["limit"])
+    return answer
+
+
+def _name(item: dict[str, Any]) -> str:
+    return str(item["name"])

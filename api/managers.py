@@ -21,12 +21,12 @@ from api.common import (
     text,
     with_receipt,
 )
-from api.pagination import Page
+from api.pagination import Page, after_cursor, cursor_args, page_by_key
 from api.scores_and_pay import read_side
 from ledger.application import Made
 from ledger.manager import GRADES, Manager, StatusSpan
 from ledger.store import IdempotencyRecord
-from projections.master_data import MAX_PAGE, manager_ids, units
+from projections.master_data import MAX_PAGE, MAX_UNITS, Unit, manager_ids, units
 
 blp = LedgerBlueprint("managers", __name__, description="Customer managers")
 
@@ -111,8 +111,13 @@ class UnitOut(ma.Schema):
     managers = ma.fields.Integer(required=True)
 
 
-class UnitListOut(ma.Schema):
+UnitListArgs = cursor_args(ma.Schema, after_cursor(), MAX_UNITS)
+
+
+class UnitListOut(Page):
     items = ma.fields.List(ma.fields.Nested(UnitOut), required=True)
+    next_after = ma.fields.String(allow_none=True, required=True,
+                                  metadata={"description": "cursor of the next page, if any"})
 
 
 def manager_reply(made: Made[Manager], *_: Any, **__: Any) -> dict[str, Any]:
@@ -209,7 +214,15 @@ def get_manager(manager_id: str) -> dict[str, Any]:
 
 @blp.route("/units", methods=["GET"])
 @blp.allow("supervisor", "approver", "auditor")
+@blp.arguments(UnitListArgs, location="query")
 @blp.response(200, UnitListOut)
-def list_units() -> dict[str, Any]:
-    """Every unit managers are registered in, with how many"""
-    return {"items": units(read_side())}
+def list_units(args: dict[str, Any]) -> dict[str, Any]:
+    """Every unit managers are registered in, with how many, in name order"""
+    # One row more than asked says whether a next page exists.
+    found = units(read_side(), after=args.get("after"), limit=args["limit"] + 1)
+    shown, next_after = page_by_key(found, _unit_name, None, args["limit"])
+    return {"items": shown, "next_after": next_after}
+
+
+def _unit_name(unit: Unit) -> str:
+    return unit.unit

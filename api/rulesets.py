@@ -9,6 +9,7 @@ from typing import Any
 import marshmallow as ma
 
 from api.common import CommandSchema, Day, LedgerBlueprint, ledger, with_receipt
+from api.pagination import Page, after_cursor, cursor_args, page_in_order
 from ledger.application import Made
 from ledger.errors import InvalidInput
 from ledger.rulebook import RuleBook
@@ -46,8 +47,17 @@ class RulesetDetailOut(RulesetFields):
     content = ma.fields.Dict(keys=ma.fields.String(), required=True, metadata=DOCUMENT)
 
 
-class RulesetListOut(ma.Schema):
+MAX_RULESETS = 100
+"""The most rule-set versions one page lists."""
+
+RulesetListArgs = cursor_args(ma.Schema, after_cursor(
+    "cursor: the next_after (a version) of the page before"), MAX_RULESETS)
+
+
+class RulesetListOut(Page):
     items = ma.fields.List(ma.fields.Nested(RulesetFields), required=True)
+    next_after = ma.fields.String(allow_none=True, required=True, metadata={
+        "description": "cursor of the next page (the last version shown), if any"})
 
 
 class DiffArgs(ma.Schema):
@@ -55,6 +65,10 @@ class DiffArgs(ma.Schema):
                                metadata={"description": "live: the rule set in force per period"})
     limit = ma.fields.Integer(load_default=MAX_DIFF_KEYS,
                               validate=ma.validate.Range(1, MAX_DIFF_KEYS))
+    after = after_cursor("cursor: the next_after (manager_id/period) of the page before")
+    position = ma.fields.Integer(validate=ma.validate.Range(min=0), metadata={
+        "description": "the log position to compare at (default: the head); a next link "
+                       "names the one its first page was computed at"})
 
 
 class DiffCauseOut(ma.Schema):
@@ -83,13 +97,16 @@ class KeyDiffOut(ma.Schema):
     more_events = ma.fields.Integer(required=True)
 
 
-class DiffOut(ma.Schema):
+class DiffOut(Page):
+    PINNED = ("position",)
     version = ma.fields.String(required=True)
     against = ma.fields.String(required=True)
     position = ma.fields.Integer(required=True, metadata={"description": "the log position "
                                                           "both sides were computed at"})
     items = ma.fields.List(ma.fields.Nested(KeyDiffOut), required=True, metadata={
         "description": "managers none of whose figures moved are left out"})
+    next_after = ma.fields.String(allow_none=True, required=True, metadata={
+        "description": "cursor of the next page (manager_id/period of the last), if any"})
 
 
 def ruleset_view(book: RuleBook, version: str, *, content: bool = True) -> dict[str, Any]:
@@ -122,11 +139,16 @@ def document(body: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/rulesets", methods=["GET"])
 @blp.allow(*ROLES)
+@blp.arguments(RulesetListArgs, location="query")
 @blp.response(200, RulesetListOut)
-def list_rulesets() -> dict[str, Any]:
+def list_rulesets(args: dict[str, Any]) -> dict[str, Any]:
     """Every rule-set version, drafted or published, in drafting order"""
     book = ledger().rulebook()
-    return {"items": [ruleset_view(book, v, content=False) for v in book.versions()]}
+    # Drafting order only grows at its end: the version before is a stable cursor.
+    versions, next_after = page_in_order(book.versions(), str, args.get("after"),
+                                         args["limit"])
+    return {"items": [ruleset_view(book, v, content=False) for v in versions],
+            "next_after": next_after}
 
 
 @blp.route("/rulesets", methods=["POST"])
@@ -164,7 +186,26 @@ def diff(args: dict[str, Any], version: str) -> dict[str, Any]:
     from api.scores_and_pay import read_side  # noqa: PLC0415 - scores_and_pay is heavier
 
     side = read_side()
-    position = side.catch_up(side.catch_up_timeout)
-    keys = diff_against_live(side.engine, version, position, args["limit"])
+    head = side.catch_up(side.catch_up_timeout)
+    position = args.get("position", head)
+    if position > head:
+        raise InvalidInput({"position": [f"beyond the log's head ({head})"]})
+    limit = args["limit"]
+    # One key more than asked says whether a next page exists.
+    keys = diff_against_live(side.engine, version, position, limit + 1, _key_cursor(args))
+    shown = [key_answer(k) for k in keys[:limit]]
+    last = shown[-1] if len(keys) > limit else None
     return {"version": version, "against": args["against"], "position": position,
-            "items": [key_answer(k) for k in keys]}
+            "items": shown,
+            "next_after": f"{last['manager_id']}/{last['period']}" if last else None}
+
+
+def _key_cursor(args: dict[str, Any]) -> tuple[str, str] | None:
+    after: str | None = args.get("after")
+    if after is None:
+        return None
+    # A period (2026Q1) holds no "/": the last one separates it from the manager id.
+    manager_id, slash, period = after.rpartition("/")
+    if not slash:
+        raise InvalidInput({"after": ["must be manager_id/period"]})
+    return (manager_id, period)

@@ -22,6 +22,7 @@ from api.common import Day, Instant, LedgerBlueprint, Money, ledger
 from api.consistency import RequestConsistency
 from api.errors import problem
 from api.idempotency import LEDGER
+from api.pagination import Page, after_cursor, cursor_args, page_by_key
 from ledger.application import LedgerApplication
 from ledger.errors import ProjectionLagging
 from ledger.quarter import Quarter
@@ -154,8 +155,23 @@ class HeldCustomerOut(ma.Schema):
     held_from = Day(allow_none=True, required=True)
 
 
-class PortfolioOut(CutOut):
+MAX_LISTED = 1_000
+"""The most customers of a portfolio, or steps of a timeline, one page lists."""
+
+PortfolioArgs = cursor_args(CutArgs, after_cursor(
+    "cursor: the next_after (a customer id) of the page before"), MAX_LISTED)
+
+TimelineArgs = cursor_args(PeriodArgs, ma.fields.Integer(
+    validate=ma.validate.Range(min=0),
+    metadata={"description": "cursor: the next_after (a log position) of the page before"}),
+    MAX_LISTED)
+
+
+class PortfolioOut(CutOut, Page):
+    PINNED = ("as_of", "known_at")
     customers = ma.fields.List(ma.fields.Nested(HeldCustomerOut), required=True)
+    next_after = ma.fields.String(allow_none=True, required=True, metadata={
+        "description": "cursor of the next page (the last customer id), if any"})
 
 
 class StepOut(ma.Schema):
@@ -170,12 +186,15 @@ class StepOut(ma.Schema):
         "description": "recorded after the period's pay was frozen"})
 
 
-class TimelineOut(CutOut):
+class TimelineOut(CutOut, Page):
+    PINNED = ("period", "as_of", "known_at")
     period = ma.fields.String(required=True)
     status = ma.fields.String(required=True, validate=ma.validate.OneOf(["open", "closed"]))
     closed_at = Instant(allow_none=True, required=True)
     ruleset_version = ma.fields.String(allow_none=True, required=True)
     items = ma.fields.List(ma.fields.Nested(StepOut), required=True)
+    next_after = ma.fields.Integer(allow_none=True, required=True, metadata={
+        "description": "cursor of the next page (the last step's log position), if any"})
 
 
 def _period(args: dict[str, Any]) -> str:
@@ -210,19 +229,33 @@ def pay(args: dict[str, Any], manager_id: str) -> Any:
 
 @blp.route("/managers/<manager_id>/portfolio", methods=["GET"])
 @blp.allow("auditor", "supervisor", "manager")
-@blp.arguments(CutArgs, location="query")
+@blp.arguments(PortfolioArgs, location="query")
 @blp.response(200, PortfolioOut)
 def portfolio(args: dict[str, Any], manager_id: str) -> Any:
-    """The customers a manager holds on as_of (managers: their own only)"""
+    """The customers a manager holds on as_of, by id (managers: their own only)"""
     require_own(manager_id)
-    return read_side().portfolio(manager_id, **_cut(args))
+    answer = read_side().portfolio(manager_id, **_cut(args))
+    answer["customers"], answer["next_after"] = page_by_key(
+        answer["customers"], _customer_id, args.get("after"), args["limit"])
+    return answer
 
 
 @blp.route("/managers/<manager_id>/timeline", methods=["GET"])
 @blp.allow("auditor", "supervisor", "manager")
-@blp.arguments(PeriodArgs, location="query")
+@blp.arguments(TimelineArgs, location="query")
 @blp.response(200, TimelineOut)
 def timeline(args: dict[str, Any], manager_id: str) -> Any:
     """Every event that moved a manager's score in a period, with the score after it"""
     require_own(manager_id)
-    return read_side().timeline(manager_id, _period(args), **_cut(args))
+    answer = read_side().timeline(manager_id, _period(args), **_cut(args))
+    answer["items"], answer["next_after"] = page_by_key(
+        answer["items"], _position, args.get("after"), args["limit"])
+    return answer
+
+
+def _customer_id(held: dict[str, Any]) -> str:
+    return str(held["customer_id"])
+
+
+def _position(step: dict[str, Any]) -> int:
+    return int(step["position"])

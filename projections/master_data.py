@@ -71,12 +71,15 @@ def manager_ids(
         return _page([row.manager_id for row in conn.execute(statement)], limit)
 
 
-def units(read_side: ReadSide) -> list[Unit]:
-    """Every unit a manager was registered in, with how many managers it has."""
+def units(read_side: ReadSide, *, after: str | None = None, limit: int = MAX_UNITS) -> list[Unit]:
+    """Every unit a manager was registered in (in name order, after the cursor `after`),
+    with how many managers it has."""
     read_side.catch_up(read_side.catch_up_timeout)
     m = t.managers
     statement = (select(m.c.unit, func.count().label("managers")).group_by(m.c.unit)
-                 .order_by(m.c.unit).limit(MAX_UNITS))
+                 .order_by(m.c.unit).limit(min(limit, MAX_UNITS + 1)))
+    if after is not None:
+        statement = statement.where(m.c.unit > after)
     with reading(read_side.engine) as conn:
         return [Unit(row.unit, int(row.managers)) for row in conn.execute(statement)]
 

@@ -377,11 +377,15 @@ def diff(engine: Engine, a: str, b: str, limit: int = MAX_DIFF_KEYS) -> list[Key
 def compare(
     conn: Connection, before: Mapping[tuple[str, str], Any],
     after: Mapping[tuple[str, str], Any], limit: int = MAX_DIFF_KEYS,
+    start_after: tuple[str, str] | None = None,
 ) -> list[KeyDiff]:
-    """The explained differences between two sets of figure rows keyed (manager, period);
-    a key none of whose figures moved is left out."""
+    """The explained differences between two sets of figure rows keyed (manager, period),
+    in key order after `start_after` (a page's cursor); a key none of whose figures moved
+    is left out."""
     found = []
     for key in sorted(before.keys() | after.keys()):
+        if start_after is not None and key <= start_after:
+            continue
         changes = _changes(before.get(key), after.get(key))
         if changes:
             found.append(_explained(conn, key, before.get(key), after.get(key), changes))

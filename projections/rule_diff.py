@@ -90,9 +90,13 @@ def moved_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e["new"] or e.get("effect_before") != e.get("effect_after")]
 
 
-def diff_against_live(engine: Engine, version: str, position: int, limit: int) -> list[Any]:
-    """Per manager and period, the figures that `version` would give against those of the
-    rule set in force (live), both at log `position`, with their exact causes."""
+def diff_against_live(
+    engine: Engine, version: str, position: int, limit: int,
+    start_after: tuple[str, str] | None = None,
+) -> list[Any]:
+    """Per manager and period (in that order, after `start_after`), the figures that
+    `version` would give against those of the rule set in force (live), both at log
+    `position`, with their exact causes."""
     from projections.materialised import LIVE, compare, figure_rows  # noqa: PLC0415
 
     live: dict[tuple[str, str], Any] = {}
@@ -106,7 +110,7 @@ def diff_against_live(engine: Engine, version: str, position: int, limit: int) -
             facts.rulesets.version(version)  # NotFound for a version unknown at the cut
             live.update(_keyed(figure_rows(facts, LIVE, None)))
             shadow.update(_keyed(figure_rows(facts, version, version)))
-        return compare(conn, live, shadow, limit)
+        return compare(conn, live, shadow, limit, start_after)
 
 
 def _keyed(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Any]:

@@ -7,14 +7,46 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from scorecards import section_2026_3
 
 from api import headers
 from api.headers import IMMUTABLE, PERSONAL_DATA
+from persistence.tokens import TokenStore
 
 if TYPE_CHECKING:
     from conftest import Harness
 
 Q1 = {"period": "2026Q1", "as_of": "2026-03-31"}
+
+LIST_ARRAYS = ("items", "customers")
+"""A list operation answers its list under `items` (a portfolio: under `customers`)."""
+
+CURSORS = {"next_after": "after", "next_offset": "offset"}
+"""A page's cursor in the body, and the query parameter it becomes."""
+
+# How the paging test calls each list operation: (who, query). A list operation added to
+# the API without a line here fails `test_every_list_is_paged_without_gap_or_repeat`.
+CALLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "/api/v1/managers": ("supervisor", {}),
+    "/api/v1/units": ("supervisor", {}),
+    "/api/v1/customers": ("supervisor", {}),
+    "/api/v1/disputes": ("supervisor", {}),
+    "/api/v1/rulesets": ("auditor", {}),
+    "/api/v1/rulesets/{version}/diff": ("auditor", {"against": "live"}),
+    "/api/v1/managers/{manager_id}/portfolio": ("auditor", {"as_of": "2026-03-31"}),
+    "/api/v1/managers/{manager_id}/timeline": ("auditor", {"period": "2026Q1"}),
+    "/api/v1/managers/{manager_id}/indicators": ("auditor", Q1),
+    "/api/v1/audit/events": ("auditor", {}),
+    "/api/v1/assessment-tasks": ("sup-li", {}),
+    "/api/v1/standings": ("auditor", {"as_of": "2026-03-31"}),
+    "/api/v1/reassignments": ("supervisor", {"on": "2026-05-01"}),
+    "/api/v1/reports/pay-list": ("approver", Q1),
+    "/api/v1/reports/rankings": ("approver", Q1),
+}
+PATH_VALUES = {"{manager_id}": "M1", "{version}": "2026.4"}
+FEWER = {"/api/v1/standings": 1}
+"""Lists this bank fills with fewer than two items: only M1 has a flag (the standings are
+paged by the managers examined, flagged or not, so they still take several pages)."""
 
 
 def _pages(harness: Harness, path: str, who: str, **query: Any) -> list[dict[str, Any]]:
@@ -32,8 +64,155 @@ def _pages(harness: Harness, path: str, who: str, **query: Any) -> list[dict[str
 
 
 
+def list_operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every GET of the OpenAPI document that answers a list, by path."""
+    schemas = document["components"]["schemas"]
+
+    def resolved(schema: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+        return schema
+
+    found = {}
+    for path, operations in document["paths"].items():
+        answer = operations.get("get", {}).get("responses", {}).get("200", {})
+        schema = answer.get("content", {}).get("application/json", {}).get("schema")
+        if schema is None:
+            continue
+        properties = resolved(schema).get("properties", {})
+        if any(resolved(properties.get(name, {})).get("type") == "array"
+               for name in LIST_ARRAYS):
+            found[path] = {"operation": operations["get"], "properties": properties}
+    return found
+
+
+def _list_of(body: dict[str, Any]) -> list[Any]:
+    return next(body[name] for name in LIST_ARRAYS if name in body)
+
+
+def a_bank_with_two_of_everything(harness: Harness) -> None:
+    """At least two items in every list: managers, units, customers, disputes, rule sets,
+    a diff's keys, a portfolio, a timeline, indicators, tasks, disqualified holders."""
+    harness.register_worked_example()
+    harness.record_worked_example_deductions()
+    for n, customer in ((3, "C5"), (4, "C6")):
+        harness.ok(harness.post("/managers", {"id": f"M{n}", "name": f"Manager {n}",
+                                              "grade": "C", "unit": "Branch 2"},
+                                "supervisor"), 201)
+        harness.ok(harness.post("/customers", harness.customer(  # type: ignore[attr-defined]
+            customer, "100000"), "supervisor"), 201)
+        harness.ok(harness.post(f"/customers/{customer}/assignments", {
+            "manager_id": f"M{n}", "effective_on": "2026-01-01", "reason": "opening"},
+            "supervisor"))
+        harness.ok(harness.post("/deductions", {
+            "manager_id": f"M{n}", "rule_code": "E5", "occurrences": 1, "aggravated": False,
+            "effective_on": "2026-03-01", "description": "collusion found in audit"},
+            "supervisor"), 201)
+    for code in ("B1", "C7", "S3"):
+        harness.ok(harness.post("/deductions", harness.deduction(  # type: ignore[attr-defined]
+            code, "M2"), "supervisor"), 201)
+    for deduction in harness.ok(harness.get("/audit/events", "auditor"))["items"]:
+        if deduction["type"] == "Deduction.Recorded" and len(_disputes(harness)) < 2:
+            harness.post(f"/deductions/{deduction['originator_id']}/disputes",
+                         {"reason": "not my customer"}, "m1")
+    document = section_2026_3()
+    document["qualitative_items"] = {
+        "Q1": {"dimension": "teamwork", "title": "cooperation", "max": 10},
+        "Q2": {"dimension": "teamwork", "title": "team support", "max": 10}}
+    harness.ok(harness.post("/rulesets", {"version": "2026.3", "effective_from": "2026-01-01",
+                                          "content": document}, "operator"), 201)
+    harness.ok(harness.post("/rulesets/2026.3/publish", None, "operator"))
+    # 2026.4, a draft: B1 costs 3 points more; M1 and M2 each have one.
+    document["deductions"]["B1"]["points"] += 3
+    document["version"] = "2026.4"
+    harness.ok(harness.post("/rulesets", {"version": "2026.4", "effective_from": "2026-01-01",
+                                          "content": document}, "operator"), 201)
+    harness.tokens["sup-li"] = TokenStore.of(harness.ledger).create(
+        role="supervisor", subject="sup-li", manager_id=None)
+    harness.ok(harness.post("/assessment-plans", {
+        "id": "P-2026Q1", "period": "2026Q1", "unit": "Branch 1", "items": ["Q1", "Q2"],
+        "assessors": [{"subject": "sup-li", "weight": "1"}], "closes_on": "2026-12-31"},
+        "supervisor"), 201)
+
+
+def _disputes(harness: Harness) -> list[Any]:
+    return list(harness.ok(harness.get("/disputes", "supervisor"))["items"])
+
+
 class HttpConventions:
     """The same on both back ends."""
+
+    def test_every_list_in_the_openapi_document_has_a_cursor_limit_and_next(
+        self, harness: Harness,
+    ) -> None:
+        lists = list_operations(harness.client.get("/openapi.json").get_json())
+        assert len(lists) >= len(CALLS), sorted(lists)
+        for path, found in lists.items():
+            properties = found["properties"]
+            parameters = {p["name"] for p in found["operation"].get("parameters", [])
+                          if p["in"] == "query"}
+            cursors = [c for c in CURSORS if c in properties]
+            assert "next" in properties and len(cursors) == 1, (path, sorted(properties))
+            assert {"limit", CURSORS[cursors[0]]} <= parameters, (path, parameters)
+
+    def test_every_list_is_paged_without_gap_or_repeat(self, harness: Harness) -> None:
+        a_bank_with_two_of_everything(harness)
+        lists = list_operations(harness.client.get("/openapi.json").get_json())
+        assert set(lists) == set(CALLS), "add the new list to CALLS"
+        for template, (who, query) in CALLS.items():
+            path = template.removeprefix("/api/v1")
+            for name, value in PATH_VALUES.items():
+                path = path.replace(name, value)
+            whole = harness.get(path, who, **query)
+            body = harness.ok(whole)
+            # A client that sends no cursor gets everything in one page, as before.
+            assert body["next"] is None and "Link" not in whole.headers, template
+            everything = _list_of(body)
+            assert len(everything) >= FEWER.get(template, 2), (template, body)
+            pages = _pages(harness, path, who, limit=1, **query)
+            assert len(pages) >= 2, template
+            assert [item for page in pages for item in _list_of(page)] == everything, template
+
+    def test_a_cursor_that_names_nothing_or_is_malformed_is_refused(
+        self, harness: Harness,
+    ) -> None:
+        a_bank_with_two_of_everything(harness)
+        for path in ("/rulesets?after=nosuch", "/assessment-tasks?after=no-slash",
+                     "/rulesets/2026.4/diff?against=live&after=no-slash",
+                     "/rulesets/2026.4/diff?against=live&position=999999",
+                     "/managers/M1/timeline?after=-1", "/units?limit=0",
+                     "/managers/M1/portfolio?limit=1001"):
+            who = "sup-li" if "tasks" in path else "auditor"
+            before = harness.events()
+            problem = harness.refused(422, "get", path, who)
+            assert harness.events() == before
+            field = path.rsplit("?", 1)[1].rsplit("&", 1)[-1].split("=")[0]
+            assert field in problem["errors"], (path, problem)
+
+    def test_a_list_read_at_a_cut_pins_the_cut_in_its_next_link(
+        self, harness: Harness,
+    ) -> None:
+        a_bank_with_two_of_everything(harness)
+        timeline = "/managers/M1/timeline"
+        first = harness.ok(harness.get(timeline, "auditor", period="2026Q1", limit=1))
+        assert f"known_at={first['known_at']}" in first["next"].replace("%3A", ":")
+        assert f"as_of={first['as_of']}" in first["next"]
+        # A step recorded after the first page is on no page that follows it...
+        harness.ok(harness.post("/deductions", harness.deduction(  # type: ignore[attr-defined]
+            "C7"), "supervisor"), 201)
+        steps, url = list(first["items"]), first["next"]
+        while url is not None:
+            page = harness.ok(harness.client.get(url, headers=harness.headers("auditor")))
+            steps, url = steps + page["items"], page["next"]
+        then = harness.ok(harness.get(timeline, "auditor", period="2026Q1",
+                                      known_at=first["known_at"], as_of=first["as_of"]))
+        assert steps == then["items"]
+        # ...but in the list read now.
+        now = harness.ok(harness.get(timeline, "auditor", period="2026Q1"))
+        assert len(now["items"]) == len(steps) + 1
+        diff = harness.ok(harness.get("/rulesets/2026.4/diff", "auditor", against="live",
+                                      limit=1))
+        assert f"position={diff['position']}" in diff["next"]
 
     def test_lists_give_their_next_page_as_a_link_to_follow(self, harness: Harness) -> None:
         harness.register_worked_example()
