@@ -6,7 +6,8 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
+from dataclasses import fields as fields_of
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -993,7 +994,10 @@ def _same_report(
 
 def _note(**parts: Sequence[Any]) -> bytes:
     """What a command learned besides its events, as stored with its idempotency key."""
-    return json.dumps({name: [asdict(p) for p in items] for name, items in parts.items()},
+    # One level deep, as the parts are (flat dataclasses): `asdict` deep-copies every
+    # item's errors first, 10% of a batch of 100 postings (cProfile, issue 18).
+    return json.dumps({name: [{f.name: getattr(p, f.name) for f in fields_of(p)} for p in items]
+                       for name, items in parts.items()},
                       default=str, sort_keys=True).encode()
 
 
