@@ -166,6 +166,7 @@ class LedgerApplication(Application[UUID]):
         self.on_recorded: Callable[[Receipt, float], None] | None = None
         # Customers are never removed, so once seen a customer id stays valid.
         self._known_customers: set[str] = set()
+        self._known_managers: set[str] = set()  # likewise managers (`_require_manager`)
         self._rulesets: dict[str, RuleSetDocument] = {}
         # What rule set is in force is asked by most commands: the book is kept (KeptRuleBook).
         self._kept_book = KeptRuleBook(self.rulebook, self._rulebook_has_events_after)
@@ -523,6 +524,16 @@ class LedgerApplication(Application[UUID]):
                 outcomes.append(ItemOutcome(index, verdict, fact.id))
         return outcomes, list(fresh.values())
 
+    def _require_manager(self, business_id: str) -> None:
+        """The manager exists (or NotFound): managers are never removed, so once seen an id
+        stays valid and is not replayed again just to be found (a round trip per deduction)."""
+        if business_id in self._known_managers:
+            return
+        self.manager(business_id)
+        if len(self._known_managers) >= MAX_KNOWN_CUSTOMERS:
+            self._known_managers.clear()
+        self._known_managers.add(business_id)
+
     def _known_customer(self, customer_id: str) -> None:
         if customer_id in self._known_customers:
             return
@@ -601,7 +612,7 @@ class LedgerApplication(Application[UUID]):
         An integrator's deduction carries its source keys, which fix its id: the same
         keys again are a duplicate when the values match, and refused when they do not.
         """
-        manager = self.manager(manager_id)
+        self._require_manager(manager_id)
         if customer_id is not None:
             self.customer(customer_id)
         rules = self.ruleset_for_day(effective_on)
@@ -630,6 +641,7 @@ class LedgerApplication(Application[UUID]):
         # saved with it in one append.
         changed: tuple[Aggregate, ...] = (deduction,)
         if disqualify or rule.always_disqualifies:
+            manager = self.manager(manager_id)  # read now: its version guards the append
             manager.disqualify(deduction_id=deduction.id, rule_code=rule_code,
                                effective_on=effective_on)
             changed = (deduction, manager)

@@ -1,0 +1,75 @@
+"""Round trips of one command on PostgreSQL (issue 18): each is a wait on the database, and
+POST /deductions made five. What remains: the rule book's one probe and the append's two
+(the lock with the chain's head, then the rows); the idempotency key's lookup is its row
+in the append, and a manager once seen is not replayed to be found again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import persistence.postgres as postgres
+
+if TYPE_CHECKING:
+    from conftest import Harness
+
+pytestmark = pytest.mark.postgres
+
+
+def deduction(code: str) -> dict[str, Any]:
+    return {"manager_id": "M1", "rule_code": code, "occurrences": 1, "aggravated": False,
+            "effective_on": "2026-02-01", "description": f"{code} found in review"}
+
+
+def statements_of(harness: Harness, monkeypatch: pytest.MonkeyPatch,
+                  request: Callable[[], Any]) -> list[str]:
+    sent: list[str] = []
+    execute = postgres.TxCursor.execute
+
+    def counting(self: postgres.TxCursor, statement: str | bytes, *args: Any,
+                 **kwargs: Any) -> None:
+        text = statement.decode() if isinstance(statement, bytes) else statement
+        sent.append(text.split(" (")[0][:60])
+        execute(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(postgres.TxCursor, "execute", counting)
+    request()
+    monkeypatch.undo()
+    return sent
+
+
+def test_a_deduction_with_a_key_takes_three_round_trips(
+    postgres_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = postgres_harness
+    harness.ok(harness.post("/managers", {"id": "M1", "name": "Li Wei", "grade": "B",
+                                          "unit": "Branch 1"}, "supervisor"), 201)
+    harness.ok(harness.post("/deductions", deduction("B1"), "supervisor",
+                            **{"Idempotency-Key": "warm"}), 201)
+
+    def second() -> None:
+        harness.ok(harness.post("/deductions", deduction("B1"), "supervisor",
+                                **{"Idempotency-Key": "measured"}), 201)
+
+    sent = statements_of(harness, monkeypatch, second)
+    assert len(sent) == 3, sent
+    assert not any("find_request" in s or "idempotency" in s.split("INTO")[0] for s in sent)
+
+
+def test_a_repeat_and_a_refusal_still_read_the_key(
+    postgres_harness: Harness
+) -> None:
+    harness = postgres_harness
+    harness.ok(harness.post("/managers", {"id": "M1", "name": "Li Wei", "grade": "B",
+                                          "unit": "Branch 1"}, "supervisor"), 201)
+    key = {"Idempotency-Key": "again"}
+    first = harness.post("/deductions", deduction("B1"), "supervisor", **key)
+    before = harness.events()
+    again = harness.post("/deductions", deduction("B1"), "supervisor", **key)
+    assert again.status_code == 201 and again.get_data() == first.get_data()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = harness.post("/deductions", deduction("C7"), "supervisor", **key)
+    assert other.status_code == 409
+    assert harness.events() == before
