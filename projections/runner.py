@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, PersistenceError
+from eventsourcing.persistence import JSONTranscoder, Notification, PersistenceError
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -52,6 +52,7 @@ from projections.facts import (
     NAMED_BY_MANAGER,
     TOPICS,
     Names,
+    StateDecoder,
     facts_of_recorded,
     recorded,
 )
@@ -98,7 +99,11 @@ class FactsProjection:
         self.page = page
         self.names = Names()
         # Stored state is read as it stands only when it is plain transcoded JSON.
-        self._plain_state = app.mapper.cipher is None and app.mapper.compressor is None
+        transcoder = app.mapper.transcoder
+        self._decoder = (
+            StateDecoder(transcoder) if isinstance(transcoder, JSONTranscoder)
+            and app.mapper.cipher is None and app.mapper.compressor is None else None
+        )
 
     def position(self) -> int:
         with reading(self.engine) as conn:
@@ -183,8 +188,8 @@ class FactsProjection:
         """The event's recorded fields without the domain object (facts.Recorded) when its
         state is plain JSON of its class's current version; else the domain event, which
         the library's mapper decrypts, decompresses or upcasts."""
-        if self._plain_state:
-            state = self.app.mapper.transcoder.decode(notification.state)
+        if self._decoder is not None:
+            state = self._decoder.decode(notification.state)
             found = recorded(notification.topic, state, _uuid(notification.originator_id),
                              notification.originator_version)
             if found is not None:

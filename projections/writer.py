@@ -13,6 +13,7 @@ machinery (compiling, parameter dicts, the multi-row VALUES text) is left out.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -43,6 +44,16 @@ class TableWriter:
             for value, process in zip(map(row.get, self.columns), self.processors,
                                       strict=True)
         )
+
+    def copy_line(self, row: Row) -> str:
+        """The row as one line of COPY's text format: the values `values` gives, each as
+        psycopg2 would have adapted it for an INSERT."""
+        return "\t".join([
+            _NULL if value is None else _TEXT[type(value)](
+                value if process is None else process(value))
+            for value, process in zip(map(row.get, self.columns), self.processors,
+                                      strict=True)
+        ]) + "\n"
 
     def copy_statement(self) -> str:
         return f"COPY {self.table.name} ({', '.join(self.columns)}) FROM STDIN"
@@ -103,7 +114,7 @@ def _copy(conn: Connection, dialect: Dialect, rows: Mapping[str, Sequence[Row]])
             batch = rows.get(table.name)
             if batch:
                 writer = _writer(table, dialect)
-                text = "".join(_copy_line(writer.values(r)) for r in batch)
+                text = "".join([writer.copy_line(r) for r in batch])
                 cursor.copy_expert(writer.copy_statement(), io.StringIO(text))
     finally:
         cursor.close()
@@ -111,20 +122,31 @@ def _copy(conn: Connection, dialect: Dialect, rows: Mapping[str, Sequence[Row]])
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 """COPY's text format: these four would otherwise end a value, a row, or start an escape."""
+_NULL = "\\N"
 
 
-def _copy_line(values: tuple[Any, ...]) -> str:
-    return "\t".join(map(_copy_value, values)) + "\n"
+_ESCAPED = re.compile("[\\\\\n\r\t]").search
 
 
-def _copy_value(value: Any) -> str:
-    """One value in COPY's text format, as psycopg2 would have adapted it for an INSERT."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, str):
-        return value.translate(_ESCAPES)
-    if isinstance(value, (int, Decimal, date)):
-        return str(value)
-    raise TypeError(f"no COPY text for a {type(value).__name__} in a fact row")
+def _text(value: str) -> str:
+    # translate looks every character up in a dict: only the rare value that needs it.
+    return value.translate(_ESCAPES) if _ESCAPED(value) else value
+
+
+def _boolean(value: bool) -> str:
+    return "t" if value else "f"
+
+
+class _Texts(dict[type[Any], Callable[[Any], str]]):
+    """Each type a fact row holds, by exact type, to its COPY text; a subclass (a str enum,
+    a datetime) is resolved once by what it is a subclass of, bool before int."""
+
+    def __missing__(self, kind: type[Any]) -> Callable[[Any], str]:
+        for base in (bool, str, int, float, Decimal, date):
+            if issubclass(kind, base):
+                self[kind] = self[base]
+                return self[base]
+        raise TypeError(f"no COPY text for a {kind.__name__} in a fact row")
+
+
+_TEXT = _Texts({str: _text, bool: _boolean, int: str, float: repr, Decimal: str, date: str})
