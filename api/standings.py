@@ -77,6 +77,7 @@ class StandingItemOut(ma.Schema):
 
 
 class StandingsOut(Page):
+    PINNED = ("as_of", "known_at")  # later pages: the flags as the first page saw them
     items = ma.fields.List(ma.fields.Nested(StandingItemOut), required=True)
     next_after = ma.fields.String(allow_none=True, required=True,
                                   metadata={"description": "cursor of the next page, if any"})

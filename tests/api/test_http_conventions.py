@@ -242,6 +242,9 @@ class HttpConventions:
         pages = _pages(harness, "/standings", "auditor", limit=2, as_of="2026-03-31")
         assert [p["next_after"] for p in pages] == ["M2", "M4", None]
         assert all("as_of=2026-03-31" in p["next"] for p in pages[:-1])
+        # Every page after the first is read at the first page's cut.
+        assert all(f"known_at={pages[0]['known_at']}".replace(":", "%3A") in p["next"]
+                   for p in pages[:-1])
 
     def test_the_dispute_queue_has_a_cursor(self, harness: Harness) -> None:
         harness.register_worked_example()
