@@ -181,6 +181,7 @@ class HttpConventions:
                      "/rulesets/2026.4/diff?against=live&after=no-slash",
                      "/rulesets/2026.4/diff?against=live&position=999999",
                      "/managers/M1/timeline?after=-1", "/units?limit=0",
+                     "/managers/M1/indicators?period=2026Q1&after=nosuch",
                      "/managers/M1/portfolio?limit=1001"):
             who = "sup-li" if "tasks" in path else "auditor"
             before = harness.events()
