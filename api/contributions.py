@@ -102,8 +102,10 @@ def batch_reply(made: Made[list[ItemOutcome]], *_: Any, **__: Any) -> dict[str, 
     positions = {e.originator_id: e.position for e in made.receipt.events}
     counts = {s: sum(o.status == s for o in outcomes)
               for s in ("created", "duplicate", "conflict", "invalid")}
+    # `events` is not in BatchOut: it tells the Ledger-Position header (api/consistency.py)
+    # the batch's own last position, which it otherwise reads from the log (a round trip).
     return {"items": [_item_view(o, positions) for o in outcomes], "counts": counts,
-            "recorded_at": made.receipt.recorded_at}
+            "recorded_at": made.receipt.recorded_at, "events": made.receipt.events}
 
 
 @blp.route("/contributions/batch", methods=["POST"])

@@ -73,3 +73,30 @@ def test_a_repeat_and_a_refusal_still_read_the_key(
     other = harness.post("/deductions", deduction("C7"), "supervisor", **key)
     assert other.status_code == 409
     assert harness.events() == before
+
+
+def test_a_batch_takes_three_round_trips_and_names_its_own_last_position(
+    postgres_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = postgres_harness
+    harness.ok(harness.post("/customers", {
+        "id": "C1", "name": "One", "class": "good", "industry": "x", "chain": None,
+        "group": None, "last_year_contribution": "1000"}, "supervisor"), 201)
+    items = [{"customer_id": "C1", "booked_on": "2026-02-15", "interest_income": "10",
+              "deposit_earnings": "0", "fee_income": "0", "source_system": "CREDIT",
+              "external_id": f"P{n}"} for n in range(5)]
+    warm = {**items[0], "external_id": "W"}  # the customer seen
+    harness.ok(harness.post("/contributions/batch", {"items": [warm]}, "integrator"))
+    answers: list[Any] = []
+
+    def batch() -> None:
+        answers.append(harness.post("/contributions/batch", {"items": items}, "integrator",
+                                    **{"Idempotency-Key": "b"}))
+
+    # The existing keys in one statement, then the append's two.
+    sent = statements_of(harness, monkeypatch, batch)
+    assert len(sent) == 3, sent
+    body = harness.ok(answers[0])
+    assert "events" not in body
+    assert int(answers[0].headers["Ledger-Position"]) == harness.events()
+    assert max(i["position"] for i in body["items"] if "position" in i) == harness.events()
