@@ -2,8 +2,8 @@
 
 Every record goes through `JsonFormatter` (python-json-logger): `ts`, `level`, `logger`,
 `msg`, the request id of the request it was logged in, the record's own fields, and a
-traceback as the `exc_info` field, never as lines of its own. `ledger serve` installs
-`LOGGING` as gunicorn's `logconfig_dict` (ledger_cli/serving.py), so gunicorn's error log
+traceback as the `exc_info` field, never as lines of its own. `ledger serve` names these
+classes in gunicorn's `logconfig_dict` (ledger_cli/serving.py), so gunicorn's error log
 is JSON too; gunicorn's access log stays silent, because the app writes the one access line
 per request itself (api.ops), with the request id, route and principal gunicorn cannot know.
 """
@@ -44,20 +44,3 @@ def json_handler(stream: Any) -> logging.Handler:
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
     return handler
-
-
-LOGGING: dict[str, Any] = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "api.logs.RequestIdFilter"}},
-    "formatters": {"json": {"()": "api.logs.JsonFormatter"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
-                            "filters": ["request_id"], "stream": "ext://sys.stderr"}},
-    "root": {"level": "INFO", "handlers": ["stderr"]},
-    "loggers": {
-        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
-        # The app's access line (api.ops) is the one line per request.
-        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
-    },
-}
-"""Gunicorn's `logconfig_dict` for `ledger serve`."""

@@ -37,8 +37,6 @@ from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker  # type: ignore[import-untyped]
 
-from api.logs import LOGGING
-
 REQUEST_SECONDS = 10.0
 """How long a client has to send a whole request, from the connection's opening (or, on a
 kept-alive connection, from the first byte of the next request). An honest client sends an
@@ -75,7 +73,21 @@ shared by every instance of the user (a second server takes it from the first); 
 here uses it, and a service should not offer runtime control it does not need."""
 
 
-logconfig_dict = LOGGING
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    # Named, not imported, like the app itself: gunicorn loads them, the CLI never imports api.
+    "filters": {"request_id": {"()": "api.logs.RequestIdFilter"}},
+    "formatters": {"json": {"()": "api.logs.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                            "filters": ["request_id"], "stream": "ext://sys.stderr"}},
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        # The app's access line (api.ops) is the one line per request.
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+    },
+}
 """Everything as JSON lines on stderr, gunicorn's error log included; the app writes the one
 access line per request (api/logs.py)."""
 
