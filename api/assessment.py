@@ -92,7 +92,9 @@ class SheetStateOut(ma.Schema):
     pending = ma.fields.List(ma.fields.String(), required=True)
 
 
-class PlanOut(CommandSchema):
+class PlanFields(ma.Schema):
+    """What a plan is, as its command answers it and as its state is read."""
+
     id = ma.fields.String(required=True)
     period = ma.fields.String(required=True)
     unit = ma.fields.String(required=True)
@@ -101,6 +103,9 @@ class PlanOut(CommandSchema):
     assessors = ma.fields.List(ma.fields.Nested(AssessorOut), required=True)
     managers = ma.fields.List(ma.fields.String(), required=True)
     closes_on = Day(required=True)
+
+
+class PlanOut(CommandSchema, PlanFields):
     ruleset_version = ma.fields.String(required=True)
 
 
@@ -115,15 +120,7 @@ class SheetOut(CommandSchema):
     pending = ma.fields.List(ma.fields.String(), required=True)
 
 
-class PlanStateOut(ma.Schema):
-    id = ma.fields.String(required=True)
-    period = ma.fields.String(required=True)
-    unit = ma.fields.String(required=True)
-    items = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(QualitativeItemOut),
-                           required=True)
-    assessors = ma.fields.List(ma.fields.Nested(AssessorOut), required=True)
-    managers = ma.fields.List(ma.fields.String(), required=True)
-    closes_on = Day(required=True)
+class PlanStateOut(PlanFields):
     position = ma.fields.Integer(required=True)
     sheets = ma.fields.List(ma.fields.Nested(SheetStateOut), required=True)
 
