@@ -120,6 +120,28 @@ def _require_tools(*tools: str) -> None:
 
 
 @contextmanager
+def _removed_afterwards(root: Path, *clusters: Cluster) -> Iterator[None]:
+    """Stops the clusters (immediately) and deletes `root` when the block ends, even on
+    failure, and at exit should the test process be interrupted before that."""
+
+    def remove() -> None:
+        for cluster in clusters:
+            if cluster.running():
+                try:
+                    cluster.stop("immediate")
+                except RuntimeError:
+                    pass  # already stopped, or stopping: the directory goes either way
+        shutil.rmtree(root, ignore_errors=True)
+
+    atexit.register(remove)
+    try:
+        yield
+    finally:
+        remove()
+        atexit.unregister(remove)
+
+
+@contextmanager
 def private_cluster() -> Iterator[Cluster]:
     """A started, migrated cluster; stopped (immediately) and deleted afterwards."""
     _require_tools()
@@ -127,24 +149,11 @@ def private_cluster() -> Iterator[Cluster]:
     if os.geteuid() == 0:
         shutil.chown(root, OS_USER, OS_USER)
     cluster = Cluster(root)
-
-    def remove() -> None:
-        if cluster.running():
-            try:
-                cluster.stop("immediate")
-            except RuntimeError:
-                pass  # already stopped, or stopping: the directory goes either way
-        shutil.rmtree(root, ignore_errors=True)
-
-    atexit.register(remove)  # should the test process be interrupted before the finally
-    try:
+    with _removed_afterwards(root, cluster):
         cluster.init()
         cluster.start()
         cluster.migrate()
         yield cluster
-    finally:
-        remove()
-        atexit.unregister(remove)
 
 
 @contextmanager
@@ -163,18 +172,7 @@ def replicated_clusters() -> Iterator[tuple[Cluster, Cluster]]:
             shutil.chown(path, OS_USER, OS_USER)
     primary = Cluster(root / "primary", STANDBY_MAX_CONNECTIONS)
     standby = Cluster(root / "standby", STANDBY_MAX_CONNECTIONS)
-
-    def remove() -> None:
-        for cluster in (standby, primary):
-            if cluster.running():
-                try:
-                    cluster.stop("immediate")
-                except RuntimeError:
-                    pass  # already stopped, or stopping: the directory goes either way
-        shutil.rmtree(root, ignore_errors=True)
-
-    atexit.register(remove)  # should the test process be interrupted before the finally
-    try:
+    with _removed_afterwards(root, standby, primary):
         primary.init()
         primary.start()
         primary.migrate()
@@ -183,9 +181,6 @@ def replicated_clusters() -> Iterator[tuple[Cluster, Cluster]]:
         if not standby.in_recovery():
             raise RuntimeError("the standby is not in recovery: it would not follow the primary")
         yield primary, standby
-    finally:
-        remove()
-        atexit.unregister(remove)
 
 
 @contextmanager
