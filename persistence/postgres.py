@@ -449,6 +449,35 @@ class PgDatastore:
         self.pool.close()
 
 
+APPEND_MANY = (
+    "WITH event AS (INSERT INTO {events} (position, originator_id, originator_version, "
+    "topic, state, recorded_at) SELECT <first>::bigint + n, o::uuid, v, t, s, "
+    "<recorded_at>::timestamptz FROM unnest(<originators>::text[], <versions>::bigint[], "
+    "<topics>::text[], <states>::bytea[]) WITH ORDINALITY AS e (o, v, t, s, n)) "
+    "INSERT INTO event_chain (position, link, key_id, seal) SELECT <first>::bigint + n, l, k, "
+    "m FROM unnest(<links>::bytea[], <key_ids>::text[], <seals>::bytea[]) "
+    "WITH ORDINALITY AS c (l, k, m, n)"
+)
+"""An append of several events: its events and their links, each column as one array."""
+
+APPEND_MANY_PARAMS = ("first", "originators", "versions", "topics", "states", "recorded_at",
+                      "links", "key_ids", "seals")
+
+
+def _numbered(statement: str) -> str:
+    """A statement's <name> parameters as PREPARE's $1, $2... (in APPEND_MANY_PARAMS order)."""
+    for number, name in enumerate(APPEND_MANY_PARAMS, start=1):
+        statement = statement.replace(f"<{name}>", f"${number}")
+    return statement
+
+
+def _named(statement: str) -> str:
+    """A statement's <name> parameters as psycopg2's %(name)s."""
+    for name in APPEND_MANY_PARAMS:
+        statement = statement.replace(f"<{name}>", f"%({name})s")
+    return statement
+
+
 def _uuid_text(value: UUID | str) -> str:
     # The hex text of a UUID, which PostgreSQL reads into a uuid column; psycopg2's own
     # UUID adapter is Python code, called per value.
@@ -574,6 +603,17 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
             "originator_version, topic, state, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)) "
             "INSERT INTO event_chain (position, link, key_id, seal) VALUES ($1, $7, $8, $9)"
         )
+        # Several events go in one prepared statement as well, whatever their number: one
+        # array per column, unnested by the server, positions counted on from the first.
+        # Against one multi-row VALUES per table (a statement of 900 literals to adapt,
+        # parse and plan for 100 events) it took 1.9-2.1 ms per 100 events instead of
+        # 2.4-2.6 ms (bare psycopg2, in turns; COPY 1.8-2.0 ms, but in two more round trips).
+        self.append_many_name = f"ledger_append_many_to_{statement_suffix}"
+        self.append_many = _numbered(APPEND_MANY.format(events=events_table_name))
+        self.append_many_unprepared = _named(APPEND_MANY.format(events=events_table_name))
+        self.append_many_execute = (
+            f"EXECUTE {self.append_many_name} ({', '.join(f'%({p})s' for p in APPEND_MANY_PARAMS)})"
+        )
         lock = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}); "
         self.lock_statement = lock + f"EXECUTE {self.head_statement_name}"
         self.lock_statement_unprepared = lock + self.head_statement
@@ -585,6 +625,8 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
             curs.prepare(self.head_statement_name, self.head_statement)
             if len(stored_events) == 1:
                 curs.prepare(self.append_one_name, self.append_one)
+            else:
+                curs.prepare(self.append_many_name, self.append_many)
             return self._insert_events(curs, stored_events, **kwargs)
 
     def _insert_events(
@@ -630,34 +672,20 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
                 (a.position, _uuid_text(s.originator_id), s.originator_version, s.topic, s.state,
                  a.recorded_at, a.link, *_seal_values(seal)),
             )
-        # One mogrify per table rather than one per row, and the append's one recording
-        # time adapted once (psycopg2's datetime adapter is the costliest part of a row).
-        recorded = curs.mogrify("%s", (appended[0].recorded_at,)).replace(b"%", b"%%")
-        params: list[Any] = []
-        for s, a in zip(stored_events, appended, strict=True):
-            params += (
-                a.position,
-                _uuid_text(s.originator_id),
-                s.originator_version,
-                s.topic,
-                s.state,
-            )
-        count = len(appended)
-        values_events = curs.mogrify(
-            b",".join([b"(%s,%s,%s,%s,%s," + recorded + b")"] * count), params
-        )
-        values_chain = curs.mogrify(
-            b",".join([b"(%s,%s,%s,%s)"] * count),
-            [x for a, seal in zip(appended, seals, strict=True)
-             for x in (a.position, a.link, *_seal_values(seal))],
-        )
-        return (
-            f"INSERT INTO {self.events_table_name} (position, originator_id, "
-            "originator_version, topic, state, recorded_at) VALUES ".encode()
-            + values_events
-            + b"; INSERT INTO event_chain (position, link, key_id, seal) VALUES "
-            + values_chain
-        )
+        params = {
+            "first": appended[0].position - 1,
+            "originators": [_uuid_text(s.originator_id) for s in stored_events],
+            "versions": [s.originator_version for s in stored_events],
+            "topics": [s.topic for s in stored_events],
+            "states": [s.state for s in stored_events],
+            "recorded_at": appended[0].recorded_at,
+            "links": [a.link for a in appended],
+            "key_ids": [None if seal is None else seal.key_id for seal in seals],
+            "seals": [None if seal is None else seal.mac for seal in seals],
+        }
+        if curs.prepare(self.append_many_name, self.append_many):
+            return curs.mogrify(self.append_many_execute, params)
+        return curs.mogrify(self.append_many_unprepared, params)
 
     @staticmethod
     def _idempotency_insert(
