@@ -53,6 +53,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 
 from ledger.store import Append, Appended, StoredRequest
+from persistence.arrays import bigint_array, bytea_array, text_array
 from persistence.records import (
     HEAD_COLUMNS,
     IDEMPOTENCY_COLUMNS,
@@ -674,14 +675,14 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
             )
         params = {
             "first": appended[0].position - 1,
-            "originators": [_uuid_text(s.originator_id) for s in stored_events],
-            "versions": [s.originator_version for s in stored_events],
-            "topics": [s.topic for s in stored_events],
-            "states": [s.state for s in stored_events],
+            "originators": text_array([_uuid_text(s.originator_id) for s in stored_events]),
+            "versions": bigint_array([s.originator_version for s in stored_events]),
+            "topics": text_array([s.topic for s in stored_events]),
+            "states": bytea_array([s.state for s in stored_events]),
             "recorded_at": appended[0].recorded_at,
-            "links": [a.link for a in appended],
-            "key_ids": [None if seal is None else seal.key_id for seal in seals],
-            "seals": [None if seal is None else seal.mac for seal in seals],
+            "links": bytea_array([a.link for a in appended]),
+            "key_ids": text_array([None if seal is None else seal.key_id for seal in seals]),
+            "seals": bytea_array([None if seal is None else seal.mac for seal in seals]),
         }
         if curs.prepare(self.append_many_name, self.append_many):
             return curs.mogrify(self.append_many_execute, params)

@@ -86,7 +86,7 @@ def appended_through(recorder: Recorder, events: list[StoredEvent]) -> list[Appe
 @pytest.fixture
 def pg() -> Iterator[PgApplicationRecorder]:
     reset_postgres()
-    datastore = PgDatastore(libpq_dsn(postgres_service_url()), pool_size=1)
+    datastore = PgDatastore(libpq_dsn(postgres_service_url()), pool_size=1, max_overflow=0)
     yield PgApplicationRecorder(datastore)
     datastore.close()
 
