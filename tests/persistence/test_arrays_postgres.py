@@ -44,15 +44,26 @@ def read_back(curs: psycopg2.extensions.cursor, literal: str, values: list[Any],
     return ours, psycopg2s
 
 
-def test_text_arrays_read_back_as_built(cursor: psycopg2.extensions.cursor) -> None:
-    ours, theirs = read_back(cursor, text_array(AWKWARD_TEXTS), AWKWARD_TEXTS, "text[]")
-    assert ours == theirs == AWKWARD_TEXTS
+# Each list takes one of the builders' paths: with NULLs, with something to escape and
+# no NULL, with nothing to escape (the usual append), and empty.
+TEXT_LISTS = [AWKWARD_TEXTS, [t for t in AWKWARD_TEXTS if t is not None],
+              ["ledger.manager:Manager.Registered", "NULL", "", "a b", "{,}", "张敏"], []]
+BYTES_LISTS = [AWKWARD_BYTES, [b for b in AWKWARD_BYTES if b is not None], []]
 
 
-def test_bytea_arrays_read_back_as_built(cursor: psycopg2.extensions.cursor) -> None:
-    ours, theirs = read_back(cursor, bytea_array(AWKWARD_BYTES), AWKWARD_BYTES, "bytea[]")
+@pytest.mark.parametrize("texts", TEXT_LISTS)
+def test_text_arrays_read_back_as_built(cursor: psycopg2.extensions.cursor,
+                                        texts: list[str | None]) -> None:
+    ours, theirs = read_back(cursor, text_array(texts), texts, "text[]")
+    assert ours == theirs == texts
+
+
+@pytest.mark.parametrize("values", BYTES_LISTS)
+def test_bytea_arrays_read_back_as_built(cursor: psycopg2.extensions.cursor,
+                                         values: list[bytes | None]) -> None:
+    ours, theirs = read_back(cursor, bytea_array(values), values, "bytea[]")
     as_bytes = [None if v is None else bytes(v) for v in ours]
-    assert as_bytes == [None if v is None else bytes(v) for v in theirs] == AWKWARD_BYTES
+    assert as_bytes == [None if v is None else bytes(v) for v in theirs] == values
 
 
 def test_bigint_arrays_read_back_as_built(cursor: psycopg2.extensions.cursor) -> None:
