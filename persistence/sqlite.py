@@ -143,6 +143,7 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
         appended: Sequence[Appended], seals: Sequence[Seal | None],
     ) -> None:
+        recorded_micros = to_micros(appended[0].recorded_at)  # one time for the append
         c.executemany(
             f"INSERT INTO {self.events_table_name} (position, originator_id, "
             "originator_version, topic, state, recorded_at) VALUES (?,?,?,?,?,?)",
@@ -153,7 +154,7 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
                     s.originator_version,
                     s.topic,
                     s.state,
-                    to_micros(a.recorded_at),
+                    recorded_micros,
                 )
                 for s, a in zip(stored_events, appended, strict=True)
             ],
