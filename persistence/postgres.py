@@ -6,7 +6,7 @@ Why our own module rather than the library's (see DESIGN §8):
 - appends are ordered by a transaction-scoped advisory lock instead of `LOCK TABLE ...
   EXCLUSIVE`, so the service role needs only SELECT and INSERT on the event log;
 - positions are assigned as head + 1 under that lock: gap-free, and equal to commit order;
-- batches go in one multi-row INSERT per table.
+- a batch goes in one prepared statement, each column as one array (persistence/arrays.py).
 Tables come from `migrations/`; nothing here creates them unless CREATE_TABLE asks for it.
 """
 
