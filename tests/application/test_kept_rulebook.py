@@ -13,8 +13,8 @@ from dbsupport import fresh_sqlite_url, postgres_service_url, reset_postgres
 
 from ledger import ids
 from ledger.application import LedgerApplication
-from ledger.errors import Conflict
 from ledger.audit import AuditContext, acting_as
+from ledger.errors import Conflict
 from ledger.ruleset_document import default_document
 from persistence.url import environment_for
 
