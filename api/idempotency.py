@@ -85,8 +85,7 @@ def idempotent(status: int, reply: Reply) -> Callable[[Callable[..., Made[Any]]]
         @functools.wraps(route)
         def run(*args: Any, **kwargs: Any) -> Any:
             app: LedgerApplication = current_app.extensions[LEDGER]
-            with app.one_rulebook_probe():
-                return attempt(app, *args, **kwargs)
+            return app.judged(lambda: attempt(app, *args, **kwargs))
 
         def attempt(app: LedgerApplication, *args: Any, **kwargs: Any) -> Any:
             key = request_key(g.principal.subject)

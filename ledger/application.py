@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as fields_of
 from datetime import UTC, date, datetime
@@ -30,7 +29,14 @@ from ledger.contribution import Contribution
 from ledger.customer import Customer
 from ledger.deduction import Deduction
 from ledger.dispute import Dispute
-from ledger.errors import Conflict, DuplicateFact, InvalidInput, NotFound, RuleSetInvalid
+from ledger.errors import (
+    Conflict,
+    DuplicateFact,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    RuleSetInvalid,
+)
 from ledger.indicator import IndicatorReport
 from ledger.manager import Manager
 from ledger.period import Period
@@ -51,6 +57,7 @@ from ledger.store import (
     Appended,
     IdempotencyRecord,
     LedgerStore,
+    OutdatedRead,
     StoredRequest,
 )
 
@@ -70,6 +77,7 @@ DEDUCTION_FIELDS = ("manager_id", "rule_code", "occurrences", "aggravated", "dis
 MAX_BATCH_ATTEMPTS = 3  # a race with a concurrent poster of the same keys is retried twice
 MAX_KNOWN_CUSTOMERS = 100_000
 MAX_CACHED_RULESETS = 256
+MAX_JUDGEMENTS = 3  # a command judged again after a publication, twice at most
 
 
 @dataclass(frozen=True)
@@ -190,10 +198,11 @@ class LedgerApplication(Application[UUID]):
     ) -> Receipt:
         """Save aggregates in one append; the idempotency record commits in the same
         transaction, so the events and the request's key are stored together or not at all."""
-        append = Append(idempotency)
+        append = Append(idempotency, assumed=self._kept_book.assumed())
         started = time.perf_counter()
         self.save(*aggregates, **{APPEND: append})
         seconds = time.perf_counter() - started
+        self._kept_book.appended(checked=append.assumed is not None)
         receipt = Receipt.of(append.assigned)
         if any(isinstance(a, RuleBook) for a in aggregates):
             self._kept_book.changed()
@@ -285,10 +294,28 @@ class LedgerApplication(Application[UUID]):
     def rulebook(self) -> RuleBook:
         return self._get(RuleBook, ids.rulebook_id(), "rule book")
 
-    def one_rulebook_probe(self) -> AbstractContextManager[None]:
-        """A command and its answer read one rule book, proved current once
-        (KeptRuleBook.held): the API runs each command route inside it."""
-        return self._kept_book.held()
+    def judged(self, command: Callable[[], T]) -> T:
+        """Runs a command and its answer (the API runs each command route so) on one rule
+        book, proved current by the command's append or, when it appends nothing, by one
+        probe at its end (KeptRuleBook); judged by an outdated book, it runs again.
+
+        Nothing is written by a command judged by an outdated book (the append checks
+        under its lock), so running it again is safe; a publication that lands between
+        every attempt is a conflict, bounded like every retry."""
+        for _ in range(MAX_JUDGEMENTS):
+            with self._kept_book.held():
+                try:
+                    result = command()
+                except OutdatedRead:
+                    self._kept_book.moved()  # the append wrote nothing: judge again
+                    continue
+                except (LedgerError, IntegrityError):
+                    if self._kept_book.outdated():
+                        continue  # refused by the rules of a book that has moved on
+                    raise
+                if not self._kept_book.outdated():
+                    return result
+        raise Conflict("the rule book changed while this command was judged; send it again")
 
     def _rulebook_has_events_after(self, version: int) -> bool:
         return bool(self.recorder.select_events(ids.rulebook_id(), gt=version, limit=1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date
 from threading import Lock
 from typing import Any
@@ -22,6 +23,7 @@ from ledger.rules import (
     as_json_object,
     check,
 )
+from ledger.store import Assumed
 
 
 class RuleBook(LedgerAggregate):
@@ -110,16 +112,31 @@ class RuleBook(LedgerAggregate):
             raise NotFound(f"no rule-set version {version}")
 
 
+@dataclass
+class _Judgement:
+    """What one command (and its answer) read of the kept book, and whether it is proved."""
+
+    book: RuleBook | None = None
+    proved: bool = False
+    appended: bool = False
+
+
 class KeptRuleBook:
     """The rule book a process reads from, replayed only when the log holds a newer event
     of it.
 
     Every command and answer asks which rule set is in force; replaying the book (every
     version's content, parsed from JSON) for each of them cost a quarter of a request.
-    The book changes only by its own events, so one probe for an event after the kept
-    version (an index lookup that returns no row) proves the kept book current, and
-    sees a draft or publication by this process or any other. The kept book is shared:
-    callers read it and never change it (commands that change the book load their own).
+    The book changes only by its own events, so the kept book is current while the log
+    holds no event of it after the kept version. Outside a command each read proves that
+    with one probe (an index lookup that returns no row). A command is judged by the kept
+    book as it stands, and its append proves it: the append reads the book's version
+    under its lock and writes nothing if it moved (`assumed`, ledger.store.Assumed), so an
+    accepted command costs no probe; one that appends nothing (a refusal, a repeat)
+    probes once at its end (`outdated`). Either way a draft or publication by this
+    process or any other is seen, and a command judged by an outdated book runs again.
+    The kept book is shared: callers read it and never change it (commands that change
+    the book load their own).
     """
 
     def __init__(self, load: Callable[[], RuleBook],
@@ -128,44 +145,88 @@ class KeptRuleBook:
         self._has_events_after = has_events_after
         self._kept: RuleBook | None = None
         self._lock = Lock()
-        # Inside `held()`: the book this command already proved current (None: not yet).
-        self._held: ContextVar[list[RuleBook | None] | None] = ContextVar(
+        # Inside `held()`: what this command read of the book (None: outside a command).
+        self._held: ContextVar[_Judgement | None] = ContextVar(
             f"held_rulebook_{id(self)}", default=None)
 
     def current(self) -> RuleBook:
         held = self._held.get()
-        if held is not None and held[0] is not None:
-            return held[0]
-        book = self._current()
-        if held is not None:
-            held[0] = book
-        return book
+        if held is None:
+            return self._current()
+        if held.book is None:
+            if held.appended:
+                # Read after this command appended: no append of it can prove the book, so
+                # it is proved now, as outside a command.
+                held.book, held.proved = self._current(), True
+            else:
+                kept = self._kept
+                held.book = kept if kept is not None else self._current()
+        return held.book
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """One probe for a whole command and its answer: the first `current()` inside
-        proves the book current, and the rest of the command reads that same book.
+        """One book for a whole command and its answer: the first `current()` inside
+        takes the kept book, and the rest of the command reads that same book.
 
         A command and its answer asked twice (its rule set, then the answer's dispute
-        deadline): the second probe was a round trip per request (issue 18). Reading one
-        book throughout is also the more exact answer: the rule set the command chose is
-        the one its answer describes, even if a publication lands in between. Nested
-        scopes share the outer one's book.
+        deadline). Reading one book throughout is also the more exact answer: the rule
+        set the command chose is the one its answer describes. Nested scopes share the
+        outer one's book.
         """
         if self._held.get() is not None:
             yield
             return
-        token = self._held.set([None])
+        token = self._held.set(_Judgement())
         try:
             yield
         finally:
             self._held.reset(token)
 
+    def assumed(self) -> Assumed | None:
+        """What the command's next append must find in the log: the book it was judged by,
+        while nothing proved that book current (None: nothing to check)."""
+        held = self._held.get()
+        if held is None or held.book is None or held.proved or held.appended:
+            return None
+        return Assumed(held.book.id, held.book.version)
+
+    def appended(self, *, checked: bool) -> None:
+        """The command appended; `checked`: its append found the book it was judged by."""
+        held = self._held.get()
+        if held is not None:
+            held.appended = True
+            held.proved = held.proved or checked
+
+    def outdated(self) -> bool:
+        """At the end of a command: was it judged by a book that the log has moved past?
+        One probe, only when the command read the book and no append proved it; an
+        outdated book is replayed, for the command to run again."""
+        held = self._held.get()
+        if held is None or held.book is None or held.proved:
+            return False
+        if not self._has_events_after(held.book.version):
+            held.proved = True
+            return False
+        self.refresh(held.book)
+        return True
+
+    def moved(self) -> None:
+        """The command's append found the book it was judged by outdated."""
+        held = self._held.get()
+        if held is not None and held.book is not None:
+            self.refresh(held.book)
+
+    def refresh(self, read: RuleBook) -> None:
+        """`read` is outdated (a probe or an append said so): replay the book once."""
+        with self._lock:  # one replay for the threads that found the book stale together
+            if self._kept is read or self._kept is None:
+                self._kept = self._load()
+
     def changed(self) -> None:
         """This command saved the book: what it held is no longer proved current."""
         held = self._held.get()
         if held is not None:
-            held[0] = None
+            held.book, held.proved = None, False
 
     def _current(self) -> RuleBook:
         kept = self._kept

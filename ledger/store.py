@@ -48,12 +48,35 @@ class IdempotencyRecord:
     note: bytes = b"null"
 
 
+@dataclass(frozen=True)
+class Assumed:
+    """An aggregate the command read without proving it current (the kept rule book): the
+    append extends the log only if that aggregate is still at `version` under its lock."""
+
+    originator_id: UUID
+    version: int
+
+
+class OutdatedRead(Exception):  # noqa: N818  (a signal to judge again, not a failure)
+    """The append found an assumed aggregate at another version and wrote nothing: the
+    command was judged by an outdated read and must run again with a fresh one."""
+
+
 @dataclass
 class Append:
-    """One append's extras: the idempotency record in, the assigned positions out."""
+    """One append's extras: the idempotency record and any assumed read in, the assigned
+    positions out."""
 
     idempotency: IdempotencyRecord | None = None
     assigned: list[Appended] = field(default_factory=list)
+    assumed: Assumed | None = None
+
+    def check_assumed(self, version: int | None) -> None:
+        """Under the append lock, before anything is written: `version` is the assumed
+        aggregate's last version in the log (None: no events, or nothing assumed)."""
+        if self.assumed is not None and version != self.assumed.version:
+            raise OutdatedRead(f"{self.assumed.originator_id} is at version {version}, "
+                               f"the command read version {self.assumed.version}")
 
 
 @dataclass(frozen=True)

@@ -589,9 +589,13 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
         # planned once per session rather than once per append.
         statement_suffix = "".join(c if c.isalnum() else "_" for c in events_table_name)
         self.head_statement_name = f"ledger_head_of_{statement_suffix}"
+        # Its last value is the version of the aggregate the command assumed current ($1,
+        # NULL when none: see ledger.store.Assumed), read under the same lock.
         self.head_statement = (
             "SELECT clock_timestamp(), head.position, head.recorded_at, last.link, "
-            "last.key_id FROM (SELECT 1) AS one LEFT JOIN (SELECT position, recorded_at "
+            "last.key_id, (SELECT max(originator_version) FROM "
+            f"{events_table_name} WHERE originator_id = $1::uuid) "
+            "FROM (SELECT 1) AS one LEFT JOIN (SELECT position, recorded_at "
             f"FROM {events_table_name} ORDER BY position DESC LIMIT 1) AS head ON true "
             "LEFT JOIN (SELECT link, key_id FROM event_chain ORDER BY position DESC LIMIT 1) "
             "AS last ON true"
@@ -616,8 +620,8 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
             f"EXECUTE {self.append_many_name} ({', '.join(f'%({p})s' for p in APPEND_MANY_PARAMS)})"
         )
         lock = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}); "
-        self.lock_statement = lock + f"EXECUTE {self.head_statement_name}"
-        self.lock_statement_unprepared = lock + self.head_statement
+        self.lock_statement = lock + f"EXECUTE {self.head_statement_name} (%s)"
+        self.lock_statement_unprepared = lock + self.head_statement.replace("$1", "%s")
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -640,18 +644,22 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
             return []
         # Everything from here to COMMIT happens while holding the append lock, so
         # the head we read is the head we extend, and positions equal commit order.
+        append = append_of(kwargs)
+        assumed = (append.assumed.originator_id.hex
+                   if append is not None and append.assumed is not None else None)
         if curs.prepare(self.head_statement_name, self.head_statement):
-            curs.execute(self.lock_statement)
+            curs.execute(self.lock_statement, (assumed,))
         else:  # A process recorder's transaction began with its tracking row.
-            curs.execute(self.lock_statement_unprepared)
-        now, position, recorded_at, link, key_id = curs.fetchone()
+            curs.execute(self.lock_statement_unprepared, (assumed,))
+        now, position, recorded_at, link, key_id, assumed_version = curs.fetchone()
+        if append is not None:
+            append.check_assumed(assumed_version)  # raises before anything is written
         head = Head(position=position or 0, recorded_at=recorded_at,
                     link=bytes(link or bytes(32)), key_id=key_id)
         appended = plan_append(head, now, stored_events)
         seals = plan_seals(head, stored_events, appended)
         # The second and last round trip: the events, their chain links, any extra rows,
         # the wake-up for followers (delivered only on commit), and the COMMIT itself.
-        append = append_of(kwargs)
         statements = [
             self._events_insert(curs, stored_events, appended, seals),
             *self._idempotency_insert(curs, append, appended),

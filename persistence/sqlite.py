@@ -112,10 +112,12 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
+        append = append_of(kwargs)
         head = self._head(c)
+        if append is not None and append.assumed is not None:
+            append.check_assumed(self._version_of(c, append.assumed.originator_id))
         appended = plan_append(head, datetime.now(UTC), stored_events)
         self._write_events(c, stored_events, appended, plan_seals(head, stored_events, appended))
-        append = append_of(kwargs)
         if append is not None:
             if append.idempotency is not None:
                 values = idempotency_values(append.idempotency, appended)
@@ -138,6 +140,13 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
             return Head()
         return Head(position=row[0], recorded_at=from_micros(row[1]), link=bytes(row[2]),
                     key_id=row[3])
+
+    def _version_of(self, c: SQLiteCursor, originator_id: UUID) -> int | None:
+        """An assumed aggregate's last version, under the write lock (ledger.store.Assumed)."""
+        c.execute(f"SELECT max(originator_version) FROM {self.events_table_name} "
+                  "WHERE originator_id = ?", (originator_id.hex,))
+        row = c.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def _write_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],

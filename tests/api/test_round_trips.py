@@ -1,7 +1,8 @@
 """Round trips of one command on PostgreSQL (issue 18): each is a wait on the database, and
-POST /deductions made five. What remains: the rule book's one probe and the append's two
-(the lock with the chain's head, then the rows); the idempotency key's lookup is its row
-in the append, and a manager once seen is not replayed to be found again."""
+POST /deductions made five. What remains: the append's two (the lock with the chain's head
+and the rule book's version, then the rows); the rule book's probe is needed only by a
+command that appends nothing, the idempotency key's lookup is its row in the append, and a
+manager once seen is not replayed to be found again."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def statements_of(harness: Harness, monkeypatch: pytest.MonkeyPatch,
     return sent
 
 
-def test_a_deduction_with_a_key_takes_three_round_trips(
+def test_a_deduction_with_a_key_takes_two_round_trips(
     postgres_harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     harness = postgres_harness
@@ -54,8 +55,29 @@ def test_a_deduction_with_a_key_takes_three_round_trips(
                                 **{"Idempotency-Key": "measured"}), 201)
 
     sent = statements_of(harness, monkeypatch, second)
-    assert len(sent) == 3, sent
+    assert len(sent) == 2, sent
+    assert sent[0].startswith("SELECT pg_advisory_xact_lock")
     assert not any("find_request" in s or "idempotency" in s.split("INTO")[0] for s in sent)
+
+
+def test_a_repeat_proves_its_rule_book_with_one_probe(
+    postgres_harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = postgres_harness
+    harness.ok(harness.post("/managers", {"id": "M1", "name": "Li Wei", "grade": "B",
+                                          "unit": "Branch 1"}, "supervisor"), 201)
+    key = {"Idempotency-Key": "twice"}
+    harness.ok(harness.post("/deductions", deduction("B1"), "supervisor", **key), 201)
+
+    def repeat() -> None:
+        again = harness.post("/deductions", deduction("B1"), "supervisor", **key)
+        assert again.headers["Idempotent-Replayed"] == "true"
+
+    # The append (refused by the key's row: nothing written), the key's record, the
+    # events it names, and the probe: its answer read the book no append proved.
+    sent = statements_of(harness, monkeypatch, repeat)
+    probes = [s for s in sent if "select_events_events_1001" in s]
+    assert len(probes) == 1 and sent[-1] == probes[0], sent
 
 
 def test_a_repeat_and_a_refusal_still_read_the_key(
