@@ -67,7 +67,9 @@ REPORT_FIELDS = ("indicator", "manager_id", "period", "measured_on", "value")
 # What makes a repeated integrator deduction (same source keys) the same deduction.
 DEDUCTION_FIELDS = ("manager_id", "rule_code", "occurrences", "aggravated", "disqualify",
                     "effective_on", "description", "customer_id", "evidence")
-MAX_BATCH_ATTEMPTS = 3  # a race with a concurrent poster of the same keys is retried twice
+# A batch's first append assumes its keys are new; after it, a race with a concurrent
+# poster of the same keys is retried twice.
+MAX_BATCH_ATTEMPTS = 4
 MAX_KNOWN_CUSTOMERS = 100_000
 MAX_CACHED_RULESETS = 256
 
@@ -481,31 +483,38 @@ class LedgerApplication(Application[UUID]):
         every new, valid one in one append; the rest reported item by item.
 
         One append (not one per item) so that the batch's events and its idempotency
-        record commit together, and the append lock is taken once per batch.
+        record commit together, and the append lock is taken once per batch. The first
+        attempt assumes every key is new: the append's unique (originator, version) index
+        checks each key as it inserts, so a batch of new facts (the usual one) costs no
+        probe of the log; only when it meets a stored key (a retried import, or another
+        writer meanwhile) is the batch classified against the keys already posted.
         """
+        stored_ids: set[UUID] = set()
         for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
-            outcomes, fresh = self._classify(items, build, stored_of, same)
+            outcomes, fresh = self._classify(items, build, stored_ids, stored_of, same)
             if not fresh:
                 return Made(outcomes)
             record = idempotency and replace(idempotency, note=_note(outcomes=outcomes))
             try:
                 return self._made(outcomes, *fresh, idempotency=record)
             except IntegrityError:
-                # Another writer posted some of these keys meanwhile: classify again.
                 if attempt == MAX_BATCH_ATTEMPTS:
                     raise
+                # One query finds which of the keys taken for new are posted; only those
+                # are loaded and compared (a retry after a race asks about the rest).
+                stored_ids |= self.store.existing_originators([f.id for f in fresh])
         raise AssertionError("unreachable")
 
     def _classify(
         self, items: Sequence[Mapping[str, Any] | InvalidInput],
         build: Callable[[Mapping[str, Any]], B | InvalidInput],
+        stored_ids: set[UUID],
         stored_of: Callable[[UUID], B | None],
         same: Callable[[B, Mapping[str, Any]], Rule],
     ) -> tuple[list[ItemOutcome], list[B]]:
+        """Each item's outcome, and the new facts to append (a key repeated inside the
+        batch is appended once); `stored_ids` are the keys known to be in the log."""
         built = [item if isinstance(item, InvalidInput) else build(item) for item in items]
-        # One query finds the keys already posted; only those are loaded and compared.
-        stored_ids = self.store.existing_originators(
-            [b.id for b in built if not isinstance(b, InvalidInput)])
         outcomes: list[ItemOutcome] = []
         fresh: dict[UUID, B] = {}
         for index, (item, fact) in enumerate(zip(items, built, strict=True)):
