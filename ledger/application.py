@@ -16,7 +16,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import IntegrityError, Transcoder
 
 from ledger import ids
@@ -57,6 +57,7 @@ from ledger.store import (
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
 B = TypeVar("B", bound=Aggregate)
+F = TypeVar("F", bound=Aggregate | DomainEvent)
 
 # A posting's facts; two postings with the same source keys and these values are one.
 POSTING_FIELDS = (
@@ -188,10 +189,12 @@ class LedgerApplication(Application[UUID]):
     # --- saving -------------------------------------------------------------------
 
     def record(
-        self, *aggregates: Aggregate, idempotency: IdempotencyRecord | None = None
+        self, *aggregates: Aggregate | DomainEvent,
+        idempotency: IdempotencyRecord | None = None,
     ) -> Receipt:
-        """Save aggregates in one append; the idempotency record commits in the same
-        transaction, so the events and the request's key are stored together or not at all."""
+        """Save aggregates (or new aggregates' first events) in one append; the idempotency
+        record commits in the same transaction, so the events and the request's key are
+        stored together or not at all."""
         append = Append(idempotency)
         started = time.perf_counter()
         self.save(*aggregates, **{APPEND: append})
@@ -207,12 +210,15 @@ class LedgerApplication(Application[UUID]):
         """The library's save, less its two runtime Protocol checks per aggregate
         (`typing`'s isinstance on a Protocol walks the class's attributes): 40% of
         saving 100 managers on SQLite (cProfile, issue 18). An aggregate is told by its
-        class; anything else still goes through the library's checks."""
+        class, and so is an event saved without its aggregate (a batch's new postings);
+        anything else still goes through the library's checks."""
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         for obj in objs:
             if isinstance(obj, Aggregate):
                 processing.events.extend(obj.collect_events())
                 processing.aggregates[obj.id] = obj
+            elif isinstance(obj, DomainEvent):
+                processing.events.append(obj)
             else:
                 processing.collect_events(obj)
         processing.saved_kwargs.update(kwargs)
@@ -461,22 +467,24 @@ class LedgerApplication(Application[UUID]):
         self, items: Sequence[Mapping[str, Any] | InvalidInput], *,
         idempotency: IdempotencyRecord | None = None,
     ) -> Made[list[ItemOutcome]]:
-        """Posts a batch: every new, valid posting in one append; the rest are reported."""
-        return self._post_batch(items, self._try_posting, self.stored_posting, _same_posting,
-                                idempotency)
+        """Posts a batch: every new, valid posting in one append; the rest are reported.
+        A new posting is appended as its Posted event alone: nothing reads its aggregate."""
+        return self._post_batch(items, self._try_posting, _posting_id, self.stored_posting,
+                                _same_posting, idempotency)
 
-    def _try_posting(self, item: Mapping[str, Any]) -> Contribution | InvalidInput:
+    def _try_posting(self, item: Mapping[str, Any]) -> Contribution.Posted | InvalidInput:
         try:
             self._known_customer(item["customer_id"])
-            return Contribution.post(**item)
+            return Contribution.posted(**item)
         except InvalidInput as refused:
             return refused
 
     def _post_batch(
         self, items: Sequence[Mapping[str, Any] | InvalidInput],
-        build: Callable[[Mapping[str, Any]], B | InvalidInput],
+        build: Callable[[Mapping[str, Any]], F | InvalidInput],
+        id_of: Callable[[F], UUID],
         stored_of: Callable[[UUID], B | None],
-        same: Callable[[B, Mapping[str, Any]], Rule],
+        same: Callable[[B | F, Mapping[str, Any]], Rule],
         idempotency: IdempotencyRecord | None,
     ) -> Made[list[ItemOutcome]]:
         """A batch of facts identified by their source keys (postings, indicator reports):
@@ -491,46 +499,48 @@ class LedgerApplication(Application[UUID]):
         """
         stored_ids: set[UUID] = set()
         for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
-            outcomes, fresh = self._classify(items, build, stored_ids, stored_of, same)
+            built = [item if isinstance(item, InvalidInput) else build(item) for item in items]
+            outcomes, fresh = self._classify(items, built, id_of, stored_ids, stored_of, same)
             if not fresh:
                 return Made(outcomes)
             record = idempotency and replace(idempotency, note=_note(outcomes=outcomes))
             try:
-                return self._made(outcomes, *fresh, idempotency=record)
+                return Made(outcomes, self.record(*fresh, idempotency=record))
             except IntegrityError:
                 if attempt == MAX_BATCH_ATTEMPTS:
                     raise
                 # One query finds which of the keys taken for new are posted; only those
                 # are loaded and compared (a retry after a race asks about the rest).
-                stored_ids |= self.store.existing_originators([f.id for f in fresh])
+                stored_ids |= self.store.existing_originators([id_of(f) for f in fresh])
         raise AssertionError("unreachable")
 
     def _classify(
         self, items: Sequence[Mapping[str, Any] | InvalidInput],
-        build: Callable[[Mapping[str, Any]], B | InvalidInput],
+        built: Sequence[F | InvalidInput],
+        id_of: Callable[[F], UUID],
         stored_ids: set[UUID],
         stored_of: Callable[[UUID], B | None],
-        same: Callable[[B, Mapping[str, Any]], Rule],
-    ) -> tuple[list[ItemOutcome], list[B]]:
+        same: Callable[[B | F, Mapping[str, Any]], Rule],
+    ) -> tuple[list[ItemOutcome], list[F]]:
         """Each item's outcome, and the new facts to append (a key repeated inside the
         batch is appended once); `stored_ids` are the keys known to be in the log."""
-        built = [item if isinstance(item, InvalidInput) else build(item) for item in items]
         outcomes: list[ItemOutcome] = []
-        fresh: dict[UUID, B] = {}
+        fresh: dict[UUID, F] = {}
         for index, (item, fact) in enumerate(zip(items, built, strict=True)):
             if isinstance(fact, InvalidInput) or isinstance(item, InvalidInput):
                 errors = fact.errors if isinstance(fact, InvalidInput) else {}
                 outcomes.append(ItemOutcome(index, "invalid", errors=errors))
                 continue
-            stored = fresh.get(fact.id)
-            if stored is None and fact.id in stored_ids:
-                stored = stored_of(fact.id)
+            key = id_of(fact)
+            stored: B | F | None = fresh.get(key)
+            if stored is None and key in stored_ids:
+                stored = stored_of(key)
             if stored is None:
-                fresh[fact.id] = fact
-                outcomes.append(ItemOutcome(index, "created", fact.id))
+                fresh[key] = fact
+                outcomes.append(ItemOutcome(index, "created", key))
             else:
                 verdict = "conflict" if same(stored, item).is_broken() else "duplicate"
-                outcomes.append(ItemOutcome(index, verdict, fact.id))
+                outcomes.append(ItemOutcome(index, verdict, key))
         return outcomes, list(fresh.values())
 
     def _require_manager(self, business_id: str) -> None:
@@ -574,8 +584,8 @@ class LedgerApplication(Application[UUID]):
         idempotency: IdempotencyRecord | None = None,
     ) -> Made[list[ItemOutcome]]:
         """Reports a batch in one append, item by item like a batch of postings."""
-        return self._post_batch(items, self._try_report, self._stored_report, _same_report,
-                                idempotency)
+        return self._post_batch(items, self._try_report, _aggregate_id, self._stored_report,
+                                _same_report, idempotency)
 
     def _stored_report(self, report_id: UUID) -> IndicatorReport:
         return self._get(IndicatorReport, report_id, "report")
@@ -988,8 +998,16 @@ class LedgerApplication(Application[UUID]):
         return instant.astimezone(self.timezone).date()
 
 
+def _posting_id(posted: Contribution.Posted) -> UUID:
+    return posted.originator_id
+
+
+def _aggregate_id(aggregate: Aggregate) -> UUID:
+    return aggregate.id
+
+
 def _same_posting(
-    stored: Contribution | None, requested: Mapping[str, Any]
+    stored: Contribution | Contribution.Posted | None, requested: Mapping[str, Any]
 ) -> PostingsAreIdentifiedByTheirSourceKeys:
     """The source-key rule for a repeated posting (an absent risk cost is 0)."""
     keys = f"{requested.get('source_system')}/{requested.get('external_id')}"
