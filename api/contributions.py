@@ -25,8 +25,10 @@ from api.common import (
     ledger,
     with_receipt,
 )
+from api.plain_items import PlainItems
 from ledger.application import ItemOutcome, Made
 from ledger.contribution import Contribution
+from ledger.errors import InvalidInput
 from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("contributions", __name__, description="Contributions (效益) postings")
@@ -45,8 +47,19 @@ class ContributionIn(ma.Schema):
     external_id = identifier(required=True)
 
 
+class PostingItems(BatchItems):
+    """A batch's postings: each well-formed one read plainly (api/plain_items.py), any other
+    through ContributionIn, whose errors name its fields."""
+
+    plain = PlainItems(ContributionIn)
+
+    def _item(self, item: Any) -> dict[str, Any] | InvalidInput:
+        loaded = self.plain.read(item)
+        return super()._item(item) if loaded is None else loaded
+
+
 class BatchIn(ma.Schema):
-    items = BatchItems(ContributionIn, max_items=MAX_BATCH)
+    items = PostingItems(ContributionIn, max_items=MAX_BATCH)
 
 
 class ContributionOut(CommandSchema):
