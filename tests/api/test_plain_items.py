@@ -1,10 +1,13 @@
 """The plain reading of a batch's postings (api/plain_items.py) equals ContributionIn's load:
-it reads the well-formed items itself, and leaves every other item to the schema."""
+it reads the well-formed items itself, and leaves every other item to the schema; and the
+answer's items, dumped as they are built, equal ItemOut's dump."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 import marshmallow as ma
 import pytest
@@ -12,8 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.common import schema_of
-from api.contributions import BatchIn, ContributionIn, PostingItems
+from api.contributions import (
+    BatchIn,
+    BatchOut,
+    ContributionIn,
+    ItemOut,
+    PostingItems,
+    batch_reply,
+)
 from api.plain_items import PlainItems
+from ledger.application import ItemOutcome, Made, Receipt, RecordedEvent
 from ledger.errors import InvalidInput
 
 PLAIN = PlainItems(ContributionIn)
@@ -85,3 +96,19 @@ def test_a_field_without_an_exact_plain_reader_is_refused_when_compiled() -> Non
     with pytest.raises(TypeError, match="note"):
         PlainItems(Odd)
     assert isinstance(BatchIn._declared_fields["items"], PostingItems)
+
+
+def test_the_answers_items_are_what_itemout_dumps() -> None:
+    ids = [uuid4() for _ in range(3)]
+    outcomes = [ItemOutcome(0, "created", ids[0]), ItemOutcome(1, "duplicate", ids[1]),
+                ItemOutcome(2, "conflict", ids[2]),
+                ItemOutcome(3, "invalid", errors={"booked_on": ["Not a valid date."]})]
+    now = datetime.now(UTC)
+    made = Made(outcomes, Receipt((RecordedEvent(41, now, "Posted", ids[0], 1),)))
+    body = batch_reply(made)
+    dumped = schema_of(BatchOut).dump(body)
+    assert dumped["items"] == [schema_of(ItemOut).dump(view) for view in body["items"]]
+    assert [list(view) for view in dumped["items"]] == [
+        list(schema_of(ItemOut).dump(view)) for view in body["items"]]
+    assert dumped["items"][0] == {"index": 0, "status": "created", "event_id": str(ids[0]),
+                                  "position": 41}
