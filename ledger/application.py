@@ -503,7 +503,7 @@ class LedgerApplication(Application[UUID]):
             outcomes, fresh = self._classify(items, built, id_of, stored_ids, stored_of, same)
             if not fresh:
                 return Made(outcomes)
-            record = idempotency and replace(idempotency, note=_note(outcomes=outcomes))
+            record = idempotency and replace(idempotency, note=_outcomes_note(outcomes))
             try:
                 return Made(outcomes, self.record(*fresh, idempotency=record))
             except IntegrityError:
@@ -1038,6 +1038,15 @@ def _note(**parts: Sequence[Any]) -> bytes:
     return json.dumps({name: [{f.name: getattr(p, f.name) for f in fields_of(p)} for p in items]
                        for name, items in parts.items()},
                       default=str, sort_keys=True).encode()
+
+
+def _outcomes_note(outcomes: Sequence[ItemOutcome]) -> bytes:
+    """`_note(outcomes=outcomes)`, the same bytes, with each id made text here rather than
+    by json's `default` hook: half of the note's cost for a batch of 100 (issue 18)."""
+    return json.dumps({"outcomes": [
+        {"contribution_id": None if o.contribution_id is None else str(o.contribution_id),
+         "errors": o.errors, "index": o.index, "status": o.status} for o in outcomes]},
+        default=str, sort_keys=True).encode()
 
 
 def _outcome(stored: Mapping[str, Any]) -> ItemOutcome:

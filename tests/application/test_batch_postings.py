@@ -8,11 +8,12 @@ import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from dbsupport import fresh_sqlite_url, postgres_service_url, reset_postgres
 
-from ledger.application import LedgerApplication
+from ledger.application import ItemOutcome, LedgerApplication, _note, _outcomes_note
 from ledger.audit import AuditContext, acting_as
 from ledger.contribution import Contribution
 from persistence.url import environment_for
@@ -102,3 +103,9 @@ class TestPostgreSQL(SQLiteBatch):
     def app(self) -> LedgerApplication:
         reset_postgres()
         return LedgerApplication(env=environment_for(postgres_service_url()))
+
+
+def test_a_batchs_note_is_the_generic_note_of_its_outcomes_byte_for_byte() -> None:
+    outcomes = [ItemOutcome(0, "created", uuid4()), ItemOutcome(1, "conflict", uuid4()),
+                ItemOutcome(2, "invalid", errors={"booked_on": ["Not a valid date."]})]
+    assert _outcomes_note(outcomes) == _note(outcomes=outcomes)
