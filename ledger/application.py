@@ -192,9 +192,8 @@ class LedgerApplication(Application[UUID]):
         self, *aggregates: Aggregate | DomainEvent,
         idempotency: IdempotencyRecord | None = None,
     ) -> Receipt:
-        """Save aggregates (or new aggregates' first events) in one append; the idempotency
-        record commits in the same transaction, so the events and the request's key are
-        stored together or not at all."""
+        """Save aggregates in one append; the idempotency record commits in the same
+        transaction, so the events and the request's key are stored together or not at all."""
         append = Append(idempotency)
         started = time.perf_counter()
         self.save(*aggregates, **{APPEND: append})
