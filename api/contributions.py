@@ -25,8 +25,10 @@ from api.common import (
     ledger,
     with_receipt,
 )
+from api.plain_items import PlainItems
 from ledger.application import ItemOutcome, Made
 from ledger.contribution import Contribution
+from ledger.errors import InvalidInput
 from ledger.store import IdempotencyRecord
 
 blp = LedgerBlueprint("contributions", __name__, description="Contributions (效益) postings")
@@ -45,8 +47,19 @@ class ContributionIn(ma.Schema):
     external_id = identifier(required=True)
 
 
+class PostingItems(BatchItems):
+    """A batch's postings: each well-formed one read plainly (api/plain_items.py), any other
+    through ContributionIn, whose errors name its fields."""
+
+    plain = PlainItems(ContributionIn)
+
+    def _item(self, item: Any) -> dict[str, Any] | InvalidInput:
+        loaded = self.plain.read(item)
+        return super()._item(item) if loaded is None else loaded
+
+
 class BatchIn(ma.Schema):
-    items = BatchItems(ContributionIn, max_items=MAX_BATCH)
+    items = PostingItems(ContributionIn, max_items=MAX_BATCH)
 
 
 class ContributionOut(CommandSchema):
@@ -71,8 +84,17 @@ class ItemOut(ma.Schema):
     errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
 
 
+class ItemViews(ma.fields.List[Any]):
+    """The items of a batch's answer, which `_item_view` builds already as JSON values (ints,
+    strings, lists of strings), so they are dumped as they are: through ItemOut, once per item,
+    they cost 0.5 ms of a batch of 100. ItemOut still documents them."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else list(value)
+
+
 class BatchOut(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(ItemOut), required=True)
+    items = ItemViews(ma.fields.Nested(ItemOut), required=True)
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
     recorded_at = Instant(allow_none=True, required=True)
 
@@ -120,9 +142,10 @@ def post_batch(
 
 
 def _item_view(outcome: ItemOutcome, positions: dict[UUID, int]) -> dict[str, Any]:
+    """One item of the answer as ItemOut dumps it (its fields' order, the id as text)."""
     view: dict[str, Any] = {"index": outcome.index, "status": outcome.status}
     if outcome.contribution_id is not None:
-        view["event_id"] = outcome.contribution_id
+        view["event_id"] = str(outcome.contribution_id)
     if outcome.status == "created" and outcome.contribution_id is not None:
         view["position"] = positions[outcome.contribution_id]
     if outcome.errors:

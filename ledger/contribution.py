@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
+
+from eventsourcing.utils import get_topic
 
 from ledger.base import LedgerAggregate
 from ledger.ids import contribution_id
@@ -66,6 +69,45 @@ class Contribution(LedgerAggregate):
         risk_cost: Decimal = ZERO,
     ) -> Contribution:
         """Posts a contribution; income may be negative (a reversal), risk cost may not."""
+        fields = cls._checked_posting(
+            customer_id=customer_id, booked_on=booked_on, interest_income=interest_income,
+            deposit_earnings=deposit_earnings, fee_income=fee_income, risk_cost=risk_cost,
+            source_system=source_system, external_id=external_id)
+        return cls._create(cls.Posted, id=fields.pop("id"), **fields)
+
+    @classmethod
+    def posted(
+        cls,
+        *,
+        customer_id: str,
+        booked_on: date,
+        interest_income: Decimal,
+        deposit_earnings: Decimal,
+        fee_income: Decimal,
+        source_system: str,
+        external_id: str,
+        risk_cost: Decimal = ZERO,
+    ) -> Contribution.Posted:
+        """The event that `post` would create, checked by the same rules, without building
+        the aggregate: a batch appends many new postings and needs only their events (the
+        aggregate's constructor, replayed from the event, is only assignments)."""
+        fields = cls._checked_posting(
+            customer_id=customer_id, booked_on=booked_on, interest_income=interest_income,
+            deposit_earnings=deposit_earnings, fee_income=fee_income, risk_cost=risk_cost,
+            source_system=source_system, external_id=external_id)
+        # What `_create` adds to a creation event: the aggregate's topic, id and version.
+        return cls.Posted(
+            originator_topic=_TOPIC, originator_id=fields.pop("id"),
+            originator_version=cls.INITIAL_VERSION, timestamp=cls.Posted.create_timestamp(),
+            **fields)
+
+    @staticmethod
+    def _checked_posting(
+        *, customer_id: str, booked_on: date, interest_income: Decimal,
+        deposit_earnings: Decimal, fee_income: Decimal, risk_cost: Decimal,
+        source_system: str, external_id: str,
+    ) -> dict[str, Any]:
+        """The Posted event's fields and the posting's id, once every check has passed."""
         errors = FieldErrors()
         errors.identifier("customer_id", customer_id)
         errors.day("booked_on", booked_on)
@@ -76,20 +118,22 @@ class Contribution(LedgerAggregate):
         errors.identifier("source_system", source_system)
         errors.identifier("external_id", external_id)
         errors.raise_if_any()
-        return cls._create(
-            cls.Posted,
-            id=contribution_id(source_system, external_id),
-            customer_id=customer_id,
-            booked_on=booked_on,
-            interest_income=interest_income,
-            deposit_earnings=deposit_earnings,
-            fee_income=fee_income,
-            risk_cost=risk_cost,
-            source_system=source_system,
-            external_id=external_id,
-        )
+        return {
+            "id": contribution_id(source_system, external_id),
+            "customer_id": customer_id,
+            "booked_on": booked_on,
+            "interest_income": interest_income,
+            "deposit_earnings": deposit_earnings,
+            "fee_income": fee_income,
+            "risk_cost": risk_cost,
+            "source_system": source_system,
+            "external_id": external_id,
+        }
 
     def amount(self, *, risk_adjusted: bool) -> Decimal:
         """Interest + deposit + fee, less the risk cost when the rule set says risk-adjusted."""
         gross = self.interest_income + self.deposit_earnings + self.fee_income
         return gross - self.risk_cost if risk_adjusted else gross
+
+
+_TOPIC = get_topic(Contribution)

@@ -9,9 +9,13 @@ from uuid import UUID, uuid4, uuid5
 LEDGER_NAMESPACE = UUID("6f1c2b0e-4a43-5d1e-9a57-3c1b8e0f5a21")
 
 
+# json.dumps with an argument builds an encoder per call: half of deriving an id (issue 18).
+_PARTS = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _derive(kind: str, *parts: str) -> UUID:
     # JSON-encoding the parts keeps ("a:b", "c") and ("a", "b:c") apart.
-    return uuid5(LEDGER_NAMESPACE, f"{kind}:{json.dumps(list(parts), ensure_ascii=False)}")
+    return uuid5(LEDGER_NAMESPACE, f"{kind}:{_PARTS(list(parts))}")
 
 
 def manager_id(business_id: str) -> UUID:

@@ -70,6 +70,12 @@ def test_source_keys_cannot_be_shifted_between_system_and_external_id() -> None:
     assert ids.contribution_id("a:b", "c") != ids.contribution_id("a", "b:c")
 
 
+def test_derived_ids_never_change_because_stored_aggregates_are_found_by_them() -> None:
+    assert ids.contribution_id("CREDIT", "P-1") == UUID("aa2f4194-6dea-5cf5-a637-aca333ea7306")
+    assert ids.contribution_id("核心", 'a:"b') == UUID("578de3a5-b183-59e5-9924-d66aed744124")
+    assert ids.rulebook_id() == UUID("da4a8b99-f732-5102-acf3-bf0be18a5622")
+
+
 def test_records_without_source_keys_get_fresh_random_ids() -> None:
     first, second = ids.new_id(), ids.new_id()
     assert isinstance(first, UUID) and first != second
