@@ -79,6 +79,10 @@ def _writer(table: Table, dialect: Dialect) -> TableWriter:
     return found
 
 
+COPY_CHUNK = 1 << 20
+"""Characters psycopg2 reads from a COPY's text per message: its default, 8 KiB, made a
+page's COPY 60 or more reads and sends."""
+
 Lines = Mapping[str, Sequence[str]]
 """Rows already as COPY text lines, by table (`posting_line`), for the psycopg2 writer."""
 
@@ -132,7 +136,7 @@ def _copy(conn: Connection, dialect: Dialect, rows: Mapping[str, Sequence[Row]],
             if batch or ready:
                 writer = _writer(table, dialect)
                 text = "".join([*ready, *(writer.copy_line(r) for r in batch)])
-                cursor.copy_expert(writer.copy_statement(), io.StringIO(text))
+                cursor.copy_expert(writer.copy_statement(), io.StringIO(text), size=COPY_CHUNK)
     finally:
         cursor.close()
 
