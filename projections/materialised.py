@@ -14,7 +14,6 @@ Materialised figures do not depend on today's date, so they never go stale by th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -172,42 +171,35 @@ class FigureView:
             at = tracked(conn, self.sweep_tracking)
         if at is None:
             return  # Another process finished this sweep meanwhile.
-        # The next page's facts are read (the database's work, then their decoding) while
-        # this page's figures are computed and written: the read was a fifth of a page.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-read-ahead") as reader:
-            ahead = reader.submit(self._page_facts, "", at)
-            while (found := ahead.result()) is not None:
-                page, todo, facts = found
-                ahead = reader.submit(self._page_facts, page[-1], at)
-                if not self._sweep_page(todo, facts, at):
-                    ahead.cancel()
-                    return  # The sweep was finished or restarted elsewhere; follow() sees which.
-                if progress:
-                    progress(len(page))
+        after = ""
+        while True:
+            page = self._managers_after(after, at)
+            if not page:
+                break
+            if not self._sweep_page(page, at):
+                return  # The sweep was finished or restarted elsewhere; follow() sees which.
+            if progress:
+                progress(len(page))
+            after = page[-1]
         with writing(self.engine) as conn:
             # Finishing is itself a compare-and-set, so two sweepers finish once.
             if advance(conn, self.sweep_tracking, at, at):
                 forget(conn, self.sweep_tracking)
                 ensure_tracking(conn, self.tracking, at)
 
-    def _managers_after(self, conn: Connection, after: str, at: int) -> list[str]:
-        statement = (
-            select(t.managers.c.manager_id)
-            .where(t.managers.c.manager_id > after, t.managers.c.position <= at)
-            .order_by(t.managers.c.manager_id)
-            .limit(MANAGERS_PER_PAGE)
-        )
-        return list(conn.execute(statement).scalars())
-
-    def _page_facts(
-        self, after: str, at: int
-    ) -> tuple[list[str], list[str], FactSet | None] | None:
-        """The next page of managers after `after`, those of them not yet swept at this
-        target (before an interruption), and their facts; None after the last page."""
+    def _managers_after(self, after: str, at: int) -> list[str]:
         with reading(self.engine) as conn:
-            page = self._managers_after(conn, after, at)
-            if not page:
-                return None
+            statement = (
+                select(t.managers.c.manager_id)
+                .where(t.managers.c.manager_id > after, t.managers.c.position <= at)
+                .order_by(t.managers.c.manager_id)
+                .limit(MANAGERS_PER_PAGE)
+            )
+            return list(conn.execute(statement).scalars())
+
+    def _sweep_page(self, page: list[str], at: int) -> bool:
+        with reading(self.engine) as conn:
+            # Managers already swept at this target (before an interruption) are skipped.
             done = set(conn.execute(
                 select(t.figures.c.manager_id).distinct().where(
                     t.figures.c.view_name == self.name, t.figures.c.position == at,
@@ -215,12 +207,9 @@ class FigureView:
                 )
             ).scalars())
             todo = [m for m in page if m not in done]
-            return page, todo, load(conn, todo, at) if todo else None
-
-    def _sweep_page(self, todo: list[str], facts: FactSet | None, at: int) -> bool:
-        if facts is None:
+            rows = figure_rows(load(conn, todo, at), self.name, self.version) if todo else []
+        if not todo:
             return True
-        rows = figure_rows(facts, self.name, self.version)
         with writing(self.engine) as conn:
             if not advance(conn, self.sweep_tracking, at, at):
                 return False
