@@ -120,11 +120,10 @@ class FactsProjection:
             StateDecoder(transcoder) if isinstance(transcoder, JSONTranscoder)
             and app.mapper.cipher is None and app.mapper.compressor is None else None
         )
-        # A posting's row goes straight from its JSON to COPY text where the writer copies
-        # and the transcoder's decimals and dates are the library's and ours.
+        # A posting's row may go straight from its JSON to COPY text (where the writer
+        # copies: see _rows) when the transcoder's decimals and dates are the library's and ours.
         self._posting_lines = (
             self._decoder is not None and isinstance(transcoder, JSONTranscoder)
-            and copies(self.engine.dialect)
             and type(transcoder.names.get("decimal_str")) is DecimalAsStr
             and type(transcoder.names.get("date_iso")) is DateAsISO
         )
@@ -227,11 +226,13 @@ class FactsProjection:
         # Comments and other events that establish no facts are not even decoded.
         events = []
         lines: list[str] = []
+        # The engine is asked each page: the replay check points a projection at a scratch.
+        straight = self._posting_lines and copies(self.engine.dialect)
         for stored in log:
             topic = stored[3]
             if topic not in TOPICS:
                 continue
-            if topic == POSTED and self._posting_lines:
+            if topic == POSTED and straight:
                 line = posting_line(str(stored[4], "utf8"), _hex_of(stored[1]), stored[0],
                                     CLASS_VERSIONS[POSTED])
                 if line is not None:
