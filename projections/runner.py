@@ -114,6 +114,8 @@ class FactsProjection:
         self.engine: Engine = projection_engine_for(app)
         self.page = page
         self.names = Names()
+        self.flush_each_page = True
+        """False in a rebuild: see `without_flush_wait`."""
         # Stored state is read as it stands only when it is plain transcoded JSON.
         transcoder = app.mapper.transcoder
         self._decoder = (
@@ -207,6 +209,8 @@ class FactsProjection:
             if not advance(conn, FACTS, page.start, page.end):
                 conn.rollback()
                 return False
+            if not self.flush_each_page:
+                without_flush_wait(conn)
             write_facts(conn, page.rows, page.lines)
         return True
 
@@ -283,6 +287,19 @@ class FactsProjection:
             )
             for aggregate_id, business_id in rows:
                 self.names.learn(UUID(hex=aggregate_id), business_id)
+
+
+def without_flush_wait(conn: Connection) -> None:
+    """This transaction's commit does not wait for its WAL to reach the disk (PostgreSQL).
+
+    For a rebuild's pages only, which nobody waits for one by one: a page's rows and its
+    tracking position are still one transaction, so a server crash can lose only whole
+    pages at the end, position with rows, and the rebuild (resumable, from the durable
+    log) redoes them. Each of a 1M-event rebuild's 500 pages waited for its own flush
+    on a disk shared with other writers. A follower's pages keep the flush: a query on a
+    standby waits for exactly those commits."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
 def _uuid(value: Any) -> UUID:
@@ -438,6 +455,7 @@ def rebuild_live(
 ) -> int:
     """Empties and replays the facts, then recomputes the live figures; resumable."""
     facts = FactsProjection(app, page)
+    facts.flush_each_page = False
     mark = REBUILD_MARK + LIVE
     _begin_rebuild(facts.engine, mark, _empty_facts_and_live)
     head = facts.head()
