@@ -18,8 +18,9 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -161,12 +162,13 @@ class FactsProjection:
         """
         target = self.head() if until is None else until
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="facts-read-ahead") as reader:
+        with self._writer() as conn, ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="facts-read-ahead") as reader:
             ahead = reader.submit(self._prepare, self._start(), target)
             while (page := ahead.result()) is not None:
                 # Read ahead as if this page will commit; if it does not, read again.
                 ahead = reader.submit(self._prepare, page.end, target)
-                if self._apply(page):
+                if self._apply(page, conn):
                     progress(page.end - page.start)
                 else:
                     ahead.cancel()
@@ -203,15 +205,30 @@ class FactsProjection:
             found: list[Stored] = curs.fetchall()
         return found
 
-    def _apply(self, page: Page) -> bool:
+    @contextmanager
+    def _writer(self) -> Iterator[Connection]:
+        """One writing connection for a catch-up's pages, each page its own transaction:
+        checking a pooled connection out per page pinged the server each time (py-spy:
+        a tenth of the facts stage at 100k, the ping waiting behind the page's COPY)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(writing=True)  # as persistence.engines.writing marks it
+            yield conn
+
+    def _apply(self, page: Page, conn: Connection | None = None) -> bool:
         """Commits the page's rows with its position; False if another processor was first."""
-        with writing(self.engine) as conn:
-            if not advance(conn, FACTS, page.start, page.end):
-                conn.rollback()
-                return False
-            if not self.flush_each_page:
-                without_flush_wait(conn)
-            write_facts(conn, page.rows, page.lines)
+        if conn is None:
+            with writing(self.engine) as conn:
+                return self._commit(page, conn)
+        with conn.begin():
+            return self._commit(page, conn)
+
+    def _commit(self, page: Page, conn: Connection) -> bool:
+        if not advance(conn, FACTS, page.start, page.end):
+            conn.rollback()
+            return False
+        if not self.flush_each_page:
+            without_flush_wait(conn)
+        write_facts(conn, page.rows, page.lines)
         return True
 
     def _start(self) -> int:
