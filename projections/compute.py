@@ -358,17 +358,35 @@ class PayResult:
     target: TargetFact | None
 
 
-def attributed(
-    facts: FactSet, spans: dict[str, list[Interval]], manager_id: str, as_of: date
-) -> Iterator[ContributionFact]:
+def attributed(facts: FactSet, manager_id: str, as_of: date) -> Iterator[ContributionFact]:
     """Postings booked on or before `as_of` whose customer was the manager's that day."""
-    ever_held = [
-        customer_id for customer_id, customer_spans in spans.items()
-        if any(span.fact.manager_id == manager_id for span in customer_spans)
-    ]
-    for c in facts.contributions_of(ever_held):
-        if c.booked_on <= as_of and holder_on(spans, c.customer_id, c.booked_on) == manager_id:
-            yield c
+    # Kept per manager and business date: a sweep asks once for the periods, then once
+    # per period for the pay, each time over every posting of the customers ever held.
+    key = ("attributed", manager_id, as_of)
+    found: list[ContributionFact] | None = facts.memo.get(key)
+    if found is None:
+        spans = intervals(facts, as_of)
+        found = facts.memo[key] = [
+            c for c in facts.contributions_of(_ever_held(facts, spans, as_of).get(manager_id, ()))
+            if c.booked_on <= as_of and holder_on(spans, c.customer_id, c.booked_on) == manager_id
+        ]
+    return iter(found)
+
+
+def _ever_held(
+    facts: FactSet, spans: dict[str, list[Interval]], as_of: date
+) -> dict[str, list[str]]:
+    """Per manager, the customers any of whose holdings (in effect by `as_of`) was theirs,
+    in `spans`' order: one pass over every customer instead of one per manager."""
+    key = ("ever_held", as_of)
+    found: dict[str, list[str]] | None = facts.memo.get(key)
+    if found is None:
+        found = defaultdict(list)
+        for customer_id, customer_spans in spans.items():
+            for holder in dict.fromkeys(span.fact.manager_id for span in customer_spans):
+                found[holder].append(customer_id)
+        facts.memo[key] = found
+    return found
 
 
 def _posting(c: ContributionFact) -> Posting:
@@ -420,20 +438,29 @@ def _exact(inputs: _PayInputs, rules: RuleSetDocument, period: Quarter, score: i
 
 def _pay_inputs(facts: FactSet, manager_id: str, period: Quarter, as_of: date) -> _PayInputs:
     spans = intervals(facts, as_of)
-    customers = {c.customer_id: c for c in facts.customers}
+    customers = _customers(facts)
     held = tuple(
         (span, customers[customer_id])
-        for customer_id, customer_spans in sorted(spans.items())
-        for span in customer_spans
+        for customer_id in sorted(_ever_held(facts, spans, as_of).get(manager_id, ()))
+        for span in spans[customer_id]
         if span.fact.manager_id == manager_id and span.overlaps(period)
     )
+    first_day, last_day = period.first_day, period.last_day  # Quarter.contains, hoisted
     postings = tuple(
-        c for c in attributed(facts, spans, manager_id, as_of) if period.contains(c.booked_on)
+        c for c in attributed(facts, manager_id, as_of)
+        if first_day <= c.booked_on <= last_day
     )
     target = target_of(facts, manager_id, period)
     grade = grade_on(facts, manager_id, min(as_of, period.last_day))
     return _PayInputs(grade, held, postings, target,
                       grade_days(facts, manager_id, period, as_of))
+
+
+def _customers(facts: FactSet) -> dict[str, CustomerFact]:
+    found: dict[str, CustomerFact] | None = facts.memo.get("customers")
+    if found is None:
+        found = facts.memo["customers"] = {c.customer_id: c for c in facts.customers}
+    return found
 
 
 def grade_days(
@@ -472,8 +499,8 @@ def periods_of(facts: FactSet, manager_id: str) -> list[Quarter]:
     found.update(Quarter.of(d.effective_on) for d in facts.deductions if d.manager_id == manager_id)
     found.update(Quarter.parse(a.period) for a in facts.adjustments if a.manager_id == manager_id)
     found.update(Quarter.parse(t.period) for t in facts.targets if t.manager_id == manager_id)
-    spans = intervals(facts, ALWAYS)
-    found.update(Quarter.of(c.booked_on) for c in attributed(facts, spans, manager_id, ALWAYS))
+    days = {c.booked_on for c in attributed(facts, manager_id, ALWAYS)}
+    found.update(Quarter.of(day) for day in days)
     return sorted(found)
 
 

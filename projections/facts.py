@@ -387,6 +387,7 @@ FACT_FUNCTIONS: dict[type[Any], FactFunction] = {
 
 TOPICS: frozenset[str] = frozenset(get_topic(cls) for cls in FACT_FUNCTIONS)
 """Topics that establish facts; other events (e.g. comments) are skipped undecoded."""
+POSTED = get_topic(Contribution.Posted)
 
 # Events that name their aggregate only by id, and the registration that gives its name.
 _MANAGER_CHANGES: tuple[type[Any], ...] = (
@@ -444,8 +445,8 @@ class StateDecoder:
             for name, found in transcoder.names.items()}
         self._json = json.JSONDecoder(object_hook=self._hook)
 
-    def decode(self, data: bytes) -> dict[str, Any]:
-        state: dict[str, Any] = self._json.decode(data.decode("utf8"))
+    def decode(self, data: bytes | memoryview) -> dict[str, Any]:
+        state: dict[str, Any] = self._json.decode(str(data, "utf8"))
         return state
 
     def _hook(self, d: dict[str, Any]) -> Any:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from itertools import starmap
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -496,18 +497,28 @@ def _load_by_table(conn: Connection, params: dict[str, Any], postings_of: str,
 # SQLite a statement is a function call in this process, and the tables are read one by one.
 
 
-def _decoder(column: Any) -> Callable[[Any], Any]:
-    """From a value as JSON gives it back to the value the driver gives."""
+def _decoder(column: Any) -> Callable[[Any], Any] | None:
+    """From a value as JSON gives it back to the value the driver gives (None: as it is)."""
     if isinstance(column.type, Money):
-        return lambda v: None if v is None else Decimal(v)
+        return _money
     if isinstance(column.type, Date):
-        return lambda v: None if v is None else date.fromisoformat(v)
-    return lambda v: v
+        return _day
+    return None
+
+
+def _money(value: Any) -> Decimal | None:
+    # JSON's fractions are Decimals already (parse_float); its whole numbers are ints.
+    return value if type(value) is Decimal or value is None else Decimal(value)
+
+
+def _day(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
 
 
 @lru_cache(maxsize=4)
 def _one_statement(names: tuple[str, ...]) -> tuple[
-        Select[Any], tuple[tuple[str, type[Any], tuple[Callable[[Any], Any], ...]], ...]]:
+        Select[Any], tuple[tuple[str, type[Any], tuple[tuple[int, Callable[[Any], Any]], ...]],
+                           ...]]:
     columns: list[Any] = []
     shapes = []
     for name in names:
@@ -518,7 +529,9 @@ def _one_statement(names: tuple[str, ...]) -> tuple[
         as_json = func.json_agg(aggregate_order_by(func.json_build_array(*picked),
                                                    rows.c.position))
         columns.append(select(cast(as_json, Text)).scalar_subquery().label(name))
-        shapes.append((name, cls, tuple(_decoder(c) for c in picked)))
+        # Only the columns whose JSON is not already the driver's value are converted.
+        converted = tuple((i, d) for i, d in enumerate(map(_decoder, picked)) if d is not None)
+        shapes.append((name, cls, converted))
     return select(*columns), tuple(shapes)
 
 
@@ -535,10 +548,12 @@ def _load_in_one(conn: Connection, params: dict[str, Any], postings_of: str,
     statement, shapes = _one_statement(names)
     row = conn.execute(statement, params).one()
     found: dict[str, tuple[Any, ...]] = {}
-    for (name, cls, decoders), text in zip(shapes, row, strict=True):
+    for (name, cls, converted), text in zip(shapes, row, strict=True):
         rows = json.loads(text, parse_float=Decimal) if text is not None else ()
-        found[name] = tuple(cls(*(d(v) for d, v in zip(decoders, r, strict=True)))
-                            for r in rows)
+        for r in rows:
+            for i, decode in converted:
+                r[i] = decode(r[i])
+        found[name] = tuple(starmap(cls, rows))
     rulesets = RuleSets(found.pop("drafts"), found.pop("publications"))
     contributions = found.pop(postings_of, ())
     formulas = _formulas_published(rulesets)

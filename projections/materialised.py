@@ -199,6 +199,7 @@ class FigureView:
 
     def _sweep_page(self, page: list[str], at: int) -> bool:
         with reading(self.engine) as conn:
+            without_jit(conn)
             # Managers already swept at this target (before an interruption) are skipped.
             done = set(conn.execute(
                 select(t.figures.c.manager_id).distinct().where(
@@ -243,6 +244,7 @@ class FigureView:
 
     def _step(self, start: int, end: int) -> None:
         with reading(self.engine) as conn:
+            without_jit(conn)
             managers = touched_managers(conn, start, end)
             pages = [
                 (chunk, figure_rows(load(conn, chunk, end), self.name, self.version))
@@ -254,6 +256,18 @@ class FigureView:
                 return
             for chunk, rows in pages:
                 self._replace(conn, chunk, rows)
+
+
+def without_jit(conn: Connection) -> None:
+    """No JIT compilation for this transaction's statements (PostgreSQL).
+
+    A page's facts are one statement over tens of thousands of postings: its estimated
+    cost passes jit_above_cost (always right after a rebuild, whose tables have no
+    statistics yet), and compiling it took 307 of its 368 ms (EXPLAIN ANALYZE, 100
+    managers at 100k events; 163 ms without). The statement runs once, so the compiled
+    code never pays for itself."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
