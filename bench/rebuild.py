@@ -90,13 +90,15 @@ def rebuild_child(url: str, page: int) -> tuple[dict[str, float], Samples]:
     """bench/rebuild_child.py's rebuild; its timings, and its memory over time."""
     command = [sys.executable, "-m", "bench.rebuild_child", url, "--page", str(page)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    started = time.perf_counter()
+    # Wall-clock time, the one clock both processes read alike: the child reports when
+    # its stages began on it, and the samples are placed on the same axis.
+    started = time.time()
     points: list[tuple[float, float]] = []
     high_water = 0.0
     while process.poll() is None:
         found = memory_mib(process.pid)
         if found is not None:
-            points.append((time.perf_counter() - started, found[0]))
+            points.append((time.time() - started, found[0]))
             high_water = max(high_water, found[1])
         time.sleep(SAMPLE_SECONDS)
     stdout = process.stdout.read() if process.stdout else ""
@@ -104,6 +106,8 @@ def rebuild_child(url: str, page: int) -> tuple[dict[str, float], Samples]:
         raise RuntimeError(f"rebuild child failed ({process.returncode})")
     sampled = max((rss for _, rss in points), default=0.0)
     result: dict[str, float] = json.loads(stdout.strip().splitlines()[-1])
+    result["facts_began_at"] -= started
+    result["figures_began_at"] -= started
     return result, Samples(points, round(max(sampled, high_water), 1))
 
 
@@ -120,11 +124,11 @@ def run(store: Store, page: int) -> Section:
     scan_rate = scanned / scan_seconds
     rate = result["events"] / result["seconds"]
     facts_rate = result["events"] / result["facts_seconds"] if result["facts_seconds"] else None
-    # The facts stage replays the log (what grows with N); it ends `figures_seconds`
-    # before the child's last sample. Compare its resident set a fifth of the way in
-    # with the one at its end.
-    facts_end = (samples.points[-1][0] if samples.points else 0.0) - result["figures_seconds"]
-    facts_start = facts_end - result["facts_seconds"]
+    # The facts stage replays the log (what grows with N). Its bounds come from the
+    # child's own marks: counting back from the child's last sample also counted its
+    # exit (0.15-0.5 s), which put the "late" window into the sweep's first page.
+    # Compare its resident set a fifth of the way in with the one at its end.
+    facts_start, facts_end = result["facts_began_at"], result["figures_began_at"]
     span = result["facts_seconds"]
     early = samples.highest(facts_start + 0.15 * span, facts_start + 0.3 * span)
     late = samples.highest(facts_start + 0.85 * span, facts_end)

@@ -28,18 +28,21 @@ def rebuild_once(url: str, page: int) -> dict[str, Any]:
     marks: dict[str, float] = {}
 
     def stage(name: str, total: int) -> Callable[[int], None]:
-        marks[name] = time.perf_counter()
+        marks[name] = time.time()
         return lambda _n: None
 
     try:
-        started = time.perf_counter()
+        started = time.time()
         position = runner.rebuild_live(app, page=page, progress=stage)
-        finished = time.perf_counter()
+        finished = time.time()
     finally:
         app.close()
     figures_started = marks.get(FIGURES_STAGE, finished)
     facts_seconds = figures_started - started
     return {
+        # Wall-clock instants: the parent places its memory samples on the same clock.
+        "facts_began_at": started,
+        "figures_began_at": figures_started,
         "events": position,
         "seconds": round(finished - started, 3),
         "facts_seconds": round(facts_seconds, 3),
