@@ -13,6 +13,9 @@ Materialised figures do not depend on today's date, so they never go stale by th
 
 from __future__ import annotations
 
+import os
+import sys
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -50,6 +53,11 @@ from projections.rule_diff import exact_causes, moved_events
 LIVE = "live"
 MANAGERS_PER_PAGE = 100
 """Managers recomputed per transaction in a sweep (bounded work and memory per commit)."""
+SWEEPERS = 2
+"""Processes a rebuild's sweep shares its pages between (PostgreSQL, more than one core):
+a page is reads at one position, then its rows and its own compare-and-set, and most of
+its time is Python's (decoding facts, computing figures), which one process does on one
+core only."""
 POSITIONS_PER_STEP = 5_000
 """Log positions one follow step covers at most."""
 MAX_DIFF_KEYS = 1_000
@@ -101,12 +109,16 @@ def _row(
 class FigureView:
     """One named view in `rm_figures`, with its tracking rows."""
 
-    def __init__(self, engine: Engine, name: str, version: str | None = None) -> None:
+    def __init__(self, engine: Engine, name: str, version: str | None = None,
+                 sweepers: int = 1) -> None:
         if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").isalnum():
             raise ValueError("a view name is 1–64 letters, digits, '-' or '_'")
         self.engine = engine
         self.name = name
         self.version = version
+        self.sweepers = sweepers
+        """1, or SWEEPERS for a rebuild run by itself (a forked helper takes every other
+        page); a worker or a web process sweeps alone."""
 
     @staticmethod
     def tracking_name(name: str) -> str:
@@ -171,21 +183,47 @@ class FigureView:
             at = tracked(conn, self.sweep_tracking)
         if at is None:
             return  # Another process finished this sweep meanwhile.
-        after = ""
-        while True:
-            page = self._managers_after(after, at)
-            if not page:
-                break
-            if not self._sweep_page(page, at):
-                return  # The sweep was finished or restarted elsewhere; follow() sees which.
-            if progress:
-                progress(len(page))
-            after = page[-1]
+        helper = _Helper.start(self, at) if self._shares_pages() else None
+        if helper is None:
+            swept = self._sweep_share(at, progress, lambda _number: True)
+        else:
+            try:
+                swept = self._sweep_share(at, progress, lambda number: number % 2 == 0)
+            finally:
+                helped = helper.wait()
+            if helped is None:  # It failed: its pages are swept here (done ones skipped).
+                swept = swept and self._sweep_share(at, progress, lambda _number: True)
+            elif progress:
+                progress(helped)
+        if not swept:
+            return  # The sweep was finished or restarted elsewhere; follow() sees which.
         with writing(self.engine) as conn:
             # Finishing is itself a compare-and-set, so two sweepers finish once.
             if advance(conn, self.sweep_tracking, at, at):
                 forget(conn, self.sweep_tracking)
                 ensure_tracking(conn, self.tracking, at)
+
+    def _shares_pages(self) -> bool:
+        return (self.sweepers > 1 and self.engine.dialect.name == "postgresql"
+                and hasattr(os, "fork") and (os.cpu_count() or 1) > 1)
+
+    def _sweep_share(
+        self, at: int, progress: Progress | None, mine: Callable[[int], bool]
+    ) -> bool:
+        """Sweeps the pages `mine` picks by their number; False when the sweep was
+        finished or restarted elsewhere. Every sweeper numbers the same pages alike: the
+        managers known at `at` do not change."""
+        after, number = "", 0
+        while True:
+            page = self._managers_after(after, at)
+            if not page:
+                return True
+            if mine(number):
+                if not self._sweep_page(page, at):
+                    return False
+                if progress:
+                    progress(len(page))
+            after, number = page[-1], number + 1
 
     def _managers_after(self, after: str, at: int) -> list[str]:
         with reading(self.engine) as conn:
@@ -256,6 +294,59 @@ class FigureView:
                 return
             for chunk, rows in pages:
                 self._replace(conn, chunk, rows)
+
+
+class _Helper:
+    """A forked process sweeping the odd-numbered pages while its parent sweeps the rest.
+
+    Sharing is safe because each page is its own compare-and-set on the sweep's tracking
+    row (two sweepers of one page serialise on that row's lock, and a page found done is
+    skipped), and the parent alone finishes the sweep, after the helper has exited. It
+    holds one page at a time, like its parent, and stops when its parent is gone, so a
+    killed rebuild leaves no sweeper behind; rerun, the rebuild resumes as before."""
+
+    def __init__(self, pid: int, reader: int) -> None:
+        self.pid = pid
+        self.reader = reader
+
+    @classmethod
+    def start(cls, view: FigureView, at: int) -> _Helper:
+        reader, writer = os.pipe()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, which exits by os._exit
+            os.close(reader)
+            cls._run(view, at, parent, writer)
+        os.close(writer)
+        return cls(pid, reader)
+
+    @staticmethod
+    def _run(view: FigureView, at: int, parent: int, writer: int) -> None:
+        code = 1
+        try:
+            # The pool's connections are the parent's: the child opens its own.
+            view.engine.dispose(close=False)
+            swept: list[int] = []
+
+            def mine(number: int) -> bool:
+                if os.getppid() != parent:
+                    raise SystemExit(1)
+                return number % 2 == 1
+
+            view._sweep_share(at, swept.append, mine)
+            os.write(writer, str(sum(swept)).encode())
+            code = 0
+        except BaseException:
+            traceback.print_exc(file=sys.stderr)
+        finally:
+            os._exit(code)  # Nothing of the parent's (atexit, pools) runs here.
+
+    def wait(self) -> int | None:
+        """The managers the helper swept, or None when it failed."""
+        with os.fdopen(self.reader, "rb") as pipe:
+            told = pipe.read()
+        _, status = os.waitpid(self.pid, 0)
+        return int(told) if os.waitstatus_to_exitcode(status) == 0 and told else None
 
 
 def without_jit(conn: Connection) -> None:

@@ -66,7 +66,7 @@ from projections.facts import (
     facts_of_recorded,
     recorded,
 )
-from projections.materialised import LIVE, FigureView
+from projections.materialised import LIVE, SWEEPERS, FigureView
 from projections.writer import copies, posting_line, write_facts
 
 FACTS = "projection:facts"
@@ -479,7 +479,7 @@ def rebuild_live(
     start = facts.position()
     bar = progress("events", head - start) if progress else _no_progress
     position = facts.catch_up(until=head, progress=bar)
-    view = FigureView(facts.engine, LIVE)
+    view = FigureView(facts.engine, LIVE, sweepers=SWEEPERS)
     view.sweep(position, progress("managers", view.manager_count(position)) if progress else None)
     _end_rebuild(facts.engine, mark)
     return position
@@ -499,7 +499,7 @@ def rebuild_shadow(
         raise ValueError("the live view is rebuilt without --shadow")
     facts = FactsProjection(app, page)
     position = facts.catch_up()
-    view = FigureView(facts.engine, name, version)
+    view = FigureView(facts.engine, name, version, sweepers=SWEEPERS)
     mark = REBUILD_MARK + name
     # Resume only the same request; another rule set for the same name starts over.
     fresh = not view.is_defined_as(version)
