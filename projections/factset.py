@@ -516,6 +516,7 @@ def _day(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value)
 
 
+@lru_cache(maxsize=2)
 def _postings_by_customer(in_period: bool) -> Select[Any]:
     """The postings of the customers the managers ever held, read customer by customer.
 
@@ -536,7 +537,8 @@ def _postings_by_customer(in_period: bool) -> Select[Any]:
     # and given the cut as well, it ANDed a scan of the whole position index into every
     # customer's step (estimating, without statistics, that a third of the rows pass).
     each = theirs.offset(0).lateral("theirs")
-    return select(each).select_from(held).join(each, true()).where(each.c.position <= _CUT)
+    return (select(each).select_from(held).join(each, true()).where(each.c.position <= _CUT)
+            .order_by(each.c.position))
 
 
 @lru_cache(maxsize=4)
@@ -569,7 +571,8 @@ in its one statement rather than in a second one (a hint only; either way is exa
 
 def _load_in_one(conn: Connection, params: dict[str, Any], postings_of: str,
                  postings: bool) -> FactSet:
-    read_postings = postings or _formulas_last_seen[0]
+    apart = _postings_apart(params)
+    read_postings = (postings or _formulas_last_seen[0]) and not apart
     wanted = ("drafts", "publications", "closings", *((postings_of,) if read_postings else ()))
     names = tuple(n for n in _statements() if n not in _NOT_FIELDS or n in wanted)
     statement, shapes = _one_statement(names)
@@ -587,10 +590,18 @@ def _load_in_one(conn: Connection, params: dict[str, Any], postings_of: str,
     _formulas_last_seen[0] = formulas
     if not postings and not formulas:
         contributions = ()
-    elif not read_postings:
-        contributions = _read(conn, postings_of, **params)  # a formula may use `actual`
+    elif not read_postings:  # a page of managers', or a formula may use `actual`
+        contributions = _rows(conn, _postings_by_customer(postings_of == "period_postings"),
+                              ContributionFact, params)
     return FactSet(cut=params["cut"], rulesets=rulesets, closings=found.pop("closings"),
                    contributions=contributions, **found)
+
+
+def _postings_apart(params: dict[str, Any]) -> bool:
+    """Whether the postings are read by a statement of their own: a page of managers'
+    (tens of thousands) come cheaper as the driver's typed rows than as JSON decoded
+    here, while one manager's few are not worth a second round trip."""
+    return len(params["ids"]) > 1
 
 
 def _formulas_published(rulesets: RuleSets) -> bool:
