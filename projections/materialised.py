@@ -324,7 +324,8 @@ class _Helper:
     def _run(view: FigureView, at: int, parent: int, writer: int) -> None:
         code = 1
         try:
-            # The pool's connections are the parent's: the child opens its own.
+            # The pool's connections are the parent's: the child opens its own (and
+            # psycopg2 closes a connection only in the process that opened it).
             view.engine.dispose(close=False)
             swept: list[int] = []
 
