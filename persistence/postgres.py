@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg2
@@ -60,10 +60,14 @@ from persistence.records import (
     ChainInput,
     Head,
     LogRow,
+    Planned,
+    Prepared,
     append_of,
-    idempotency_values,
-    plan_append,
+    appended_of,
+    idempotency_known_values,
+    plan_links,
     plan_seals,
+    prepare_append,
 )
 from persistence.seal import Seal
 from persistence.transcoder import transcoder_of
@@ -461,8 +465,9 @@ APPEND_MANY = (
 )
 """An append of several events: its events and their links, each column as one array."""
 
-APPEND_MANY_PARAMS = ("first", "originators", "versions", "topics", "states", "recorded_at",
+APPEND_MANY_PARAMS = ("originators", "versions", "topics", "states", "first", "recorded_at",
                       "links", "key_ids", "seals")
+"""Its parameters, those quoted before the append lock first (the head decides the rest)."""
 
 
 def _numbered(statement: str) -> str:
@@ -479,10 +484,52 @@ def _named(statement: str) -> str:
     return statement
 
 
-def _uuid_text(value: UUID | str) -> str:
-    # The hex text of a UUID, which PostgreSQL reads into a uuid column; psycopg2's own
-    # UUID adapter is Python code, called per value.
-    return value.hex if isinstance(value, UUID) else value
+class _Quoted:
+    """SQL that psycopg2 has quoted already (by `mogrify`), passed through a later
+    `mogrify` as it is: psycopg2 asks a parameter's `__conform__` for its adapter. So the
+    parameters that do not depend on the head are quoted before the append lock is taken
+    (the states: most of a batch's bytes), and only the head's are quoted under it."""
+
+    __slots__ = ("sql",)
+
+    def __init__(self, sql: bytes) -> None:
+        self.sql = sql
+
+    def __conform__(self, protocol: object) -> _Quoted:
+        return self
+
+    def getquoted(self) -> bytes:
+        return self.sql
+
+
+class _SecondTrip(NamedTuple):
+    """An append's second round trip before the lock: its statement (named parameters),
+    and the values of those the head does not decide, quoted (`_Quoted`)."""
+
+    statement: str
+    known: dict[str, _Quoted]
+    one: bool
+    """Its events go by the one-event statement."""
+
+
+def _head_values(
+    trip: _SecondTrip, planned: Planned, seals: Sequence[Seal | None]
+) -> dict[str, Any]:
+    """The second round trip's parameters that the head decided, for either statement
+    of the events (one event: `position`...`seal`; several: `first`...`seals`) and the
+    idempotency row."""
+    values: dict[str, Any] = {"recorded_at": planned.recorded_at,
+                              "first_position": planned.first, "last_position": planned.last}
+    if trip.one:
+        (link,), (seal,) = planned.links, seals
+        values["position"], values["link"] = planned.first, link
+        values["key_id"], values["seal"] = _seal_values(seal)
+        return values
+    values["first"] = planned.first - 1
+    values["links"] = bytea_array(planned.links)
+    values["key_ids"] = text_array([None if seal is None else seal.key_id for seal in seals])
+    values["seals"] = bytea_array([None if seal is None else seal.mac for seal in seals])
+    return values
 
 
 def _seal_values(seal: Seal | None) -> tuple[str | None, bytes | None]:
@@ -603,10 +650,16 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
         # One event (a single command's usual append) is inserted by a prepared statement
         # too: the event and its link in one statement.
         self.append_one_name = f"ledger_append_one_to_{statement_suffix}"
+        # Its parameters: the event's own four ($1-$4, quoted before the append lock),
+        # then position, recording time, link and seal (the head's, quoted under it).
         self.append_one = (
             f"WITH event AS (INSERT INTO {events_table_name} (position, originator_id, "
-            "originator_version, topic, state, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)) "
-            "INSERT INTO event_chain (position, link, key_id, seal) VALUES ($1, $7, $8, $9)"
+            "originator_version, topic, state, recorded_at) VALUES ($5, $1, $2, $3, $4, $6)) "
+            "INSERT INTO event_chain (position, link, key_id, seal) VALUES ($5, $7, $8, $9)"
+        )
+        self.append_one_execute = (
+            f"EXECUTE {self.append_one_name} (%(event)s, %(position)s, %(recorded_at)s, "
+            "%(link)s, %(key_id)s, %(seal)s)"
         )
         # Several events go in one prepared statement as well, whatever their number: one
         # array per column, unnested by the server, positions counted on from the first.
@@ -618,6 +671,11 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
         self.append_many_unprepared = _named(APPEND_MANY.format(events=events_table_name))
         self.append_many_execute = (
             f"EXECUTE {self.append_many_name} ({', '.join(f'%({p})s' for p in APPEND_MANY_PARAMS)})"
+        )
+        # The idempotency row, completed under the lock by its positions and time.
+        self.idempotency_insert = (
+            f"INSERT INTO idempotency ({', '.join(IDEMPOTENCY_COLUMNS)}) VALUES (%(request)s, "
+            "%(first_position)s, %(last_position)s, %(recorded_at)s)"
         )
         lock = f"SELECT pg_advisory_xact_lock({APPEND_LOCK_KEY}); "
         self.lock_statement = lock + f"EXECUTE {self.head_statement_name} (%s)"
@@ -642,72 +700,74 @@ class PgApplicationRecorder(PgAggregateRecorder, ApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
+        append = append_of(kwargs)
+        # Before the lock: the states' digests, the keys, and the second round trip's
+        # statement with every value that does not depend on the head quoted (the events'
+        # own columns, the idempotency row's own values). The lock serialises every
+        # writer, so each microsecond spent under it is spent by all of them in turn.
+        prepared = prepare_append(stored_events)
+        trip = self._second_trip(curs, prepared, append)
         # Everything from here to COMMIT happens while holding the append lock, so
         # the head we read is the head we extend, and positions equal commit order.
-        append = append_of(kwargs)
-        assumed = (append.assumed.originator_id.hex
-                   if append is not None and append.assumed is not None else None)
-        if curs.prepare(self.head_statement_name, self.head_statement):
-            curs.execute(self.lock_statement, (assumed,))
-        else:  # A process recorder's transaction began with its tracking row.
-            curs.execute(self.lock_statement_unprepared, (assumed,))
-        now, position, recorded_at, link, key_id, assumed_version = curs.fetchone()
-        if append is not None:
-            append.check_assumed(assumed_version)  # raises before anything is written
-        head = Head(position=position or 0, recorded_at=recorded_at,
-                    link=bytes(link or bytes(32)), key_id=key_id)
-        appended = plan_append(head, now, stored_events)
-        seals = plan_seals(head, stored_events, appended)
+        now, head = self._locked_head(curs, append)
+        planned = plan_links(head, now, prepared)
+        seals = plan_seals(head, stored_events, planned.links, prepared.keyring)
         # The second and last round trip: the events, their chain links, any extra rows,
         # the wake-up for followers (delivered only on commit), and the COMMIT itself.
-        statements = [
-            self._events_insert(curs, stored_events, appended, seals),
-            *self._idempotency_insert(curs, append, appended),
-            f"NOTIFY {NOTIFY_CHANNEL}".encode(),
-        ]
-        curs.execute(b"; ".join(statements), commit=True)
+        values = {**trip.known, **_head_values(trip, planned, seals)}
+        curs.execute(curs.mogrify(trip.statement, values), commit=True)
+        if append is not None:  # the lock is released: what was assigned, for the receipt
+            append.assigned.extend(appended_of(prepared, planned))
+        return list(range(planned.first, planned.last + 1))
+
+    def _locked_head(self, curs: TxCursor, append: Append | None) -> tuple[datetime, Head]:
+        """The first round trip: the append lock, then the server's clock and the head;
+        an outdated assumed read raises here, before anything is written."""
+        # The assumed id as SQL without a mogrify (5-9 µs a call): a UUID's hex needs no quoting.
+        assumed = ("NULL" if append is None or append.assumed is None
+                   else f"'{append.assumed.originator_id.hex}'")
+        if curs.prepare(self.head_statement_name, self.head_statement):
+            curs.execute(self.lock_statement % assumed)
+        else:  # A process recorder's transaction began with its tracking row.
+            curs.execute(self.lock_statement_unprepared % assumed)
+        now, position, recorded_at, link, key_id, assumed_version = curs.fetchone()
         if append is not None:
-            append.assigned.extend(appended)
-        return [a.position for a in appended]
+            append.check_assumed(assumed_version)
+        return now, Head(position or 0, recorded_at, bytes(link or bytes(32)), key_id)
 
-    def _events_insert(
-        self, curs: TxCursor, stored_events: Sequence[StoredEvent],
-        appended: Sequence[Appended], seals: Sequence[Seal | None],
-    ) -> bytes:
-        if len(appended) == 1 and curs.prepare(self.append_one_name, self.append_one):
-            (s,), (a,), (seal,) = stored_events, appended, seals
-            return curs.mogrify(
-                f"EXECUTE {self.append_one_name} (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (a.position, _uuid_text(s.originator_id), s.originator_version, s.topic, s.state,
-                 a.recorded_at, a.link, *_seal_values(seal)),
-            )
-        params = {
-            "first": appended[0].position - 1,
-            "originators": text_array([_uuid_text(s.originator_id) for s in stored_events]),
-            "versions": bigint_array([s.originator_version for s in stored_events]),
-            "topics": text_array([s.topic for s in stored_events]),
-            "states": bytea_array([s.state for s in stored_events]),
-            "recorded_at": appended[0].recorded_at,
-            "links": bytea_array([a.link for a in appended]),
-            "key_ids": text_array([None if seal is None else seal.key_id for seal in seals]),
-            "seals": bytea_array([None if seal is None else seal.mac for seal in seals]),
-        }
+    def _second_trip(
+        self, curs: TxCursor, prepared: Prepared, append: Append | None
+    ) -> _SecondTrip:
+        """The second round trip's statement, with everything the head does not decide
+        quoted already; `_head_values` completes it under the lock, in one mogrify."""
+        statement, known = self._event_rows(curs, prepared)
+        one = statement == self.append_one_execute
+        statements = [statement]
+        if append is not None and append.idempotency is not None:
+            values = idempotency_known_values(append.idempotency)
+            known["request"] = _Quoted(curs.mogrify(", ".join(["%s"] * len(values)), values))
+            statements.append(self.idempotency_insert)
+        statements.append(f"NOTIFY {NOTIFY_CHANNEL}")
+        return _SecondTrip("; ".join(statements), known, one)
+
+    def _event_rows(self, curs: TxCursor, prepared: Prepared) -> tuple[str, dict[str, _Quoted]]:
+        """The events' statement and their own columns, quoted."""
+        stored = prepared.stored_events
+        if len(stored) == 1 and curs.prepare(self.append_one_name, self.append_one):
+            (s,) = stored
+            event = curs.mogrify("%s, %s, %s, %s", (prepared.originators[0],
+                                                   s.originator_version, s.topic, s.state))
+            return self.append_one_execute, {"event": _Quoted(event)}
+        columns = (
+            ("originators", text_array(prepared.originators)),
+            ("versions", bigint_array([s.originator_version for s in stored])),
+            ("topics", text_array([s.topic for s in stored])),
+            ("states", bytea_array([s.state for s in stored])),
+        )
+        known = {name: _Quoted(curs.mogrify("%s", (value,))) for name, value in columns}
         if curs.prepare(self.append_many_name, self.append_many):
-            return curs.mogrify(self.append_many_execute, params)
-        return curs.mogrify(self.append_many_unprepared, params)
-
-    @staticmethod
-    def _idempotency_insert(
-        curs: TxCursor, append: Append | None, appended: Sequence[Appended]
-    ) -> list[bytes]:
-        if append is None or append.idempotency is None:
-            return []
-        values = idempotency_values(append.idempotency, appended)
-        return [curs.mogrify(
-            f"INSERT INTO idempotency ({', '.join(IDEMPOTENCY_COLUMNS)}) "
-            f"VALUES ({', '.join(['%s'] * len(values))})",
-            values,
-        )]
+            return self.append_many_execute, known
+        return self.append_many_unprepared, known
 
     def select_notifications(
         self,
