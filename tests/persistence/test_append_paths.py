@@ -2,7 +2,8 @@
 positions, recording time, links and seals `plan_append` and `plan_seals` assigned, and a
 chain that `verify` recomputes, keyed. On PostgreSQL one event goes by its own prepared
 statement and several by another (arrays, unnested), or unprepared when the transaction
-began before they could be prepared; SQLite has one path."""
+began before they could be prepared, and one unsealed event in one round trip, its link
+computed by the server; SQLite has one path."""
 
 from __future__ import annotations
 
@@ -154,8 +155,10 @@ def test_postgres_one_event_and_batches_unsealed_and_sealed(
                            ([announcing(key_id), *several(9)], True), (several(1), True),
                            (several(2), True)):
         assert_stored_as_planned(pg, events, appended_through(pg, events), sealed=sealed)
-    with pg.datastore.connection() as conn:  # the pool's one connection: both were used
-        assert {pg.append_one_name, pg.append_many_name} <= set(conn.prepared)
+    with pg.datastore.connection() as conn:  # the pool's one connection: all were used
+        # One unsealed event went in one round trip (its link computed by the server).
+        assert {pg.append_one_name, pg.append_many_name, pg.one_trip_names[True],
+                pg.read_back_name} <= set(conn.prepared)
 
 
 @pytest.mark.postgres
