@@ -12,16 +12,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 from uuid import UUID
 
 APPEND = "append"
 """The keyword under which `Application.save(..., append=Append(...))` reaches the recorder."""
 
 
-@dataclass(frozen=True)
-class Appended:
-    """What the ledger assigned to one stored event when it appended it."""
+class Appended(NamedTuple):
+    """What the ledger assigned to one stored event when it appended it.
+
+    A tuple, not a frozen dataclass: every save builds one per event, and a frozen
+    dataclass's `__init__` (one `object.__setattr__` per field) cost 0.5-0.8 µs of it.
+    """
 
     position: int
     recorded_at: datetime

@@ -24,10 +24,11 @@ def text_array(values: Sequence[str | None]) -> str:
     if not values:
         return "{}"
     if None not in values:
-        # Usually nothing needs escaping: then one join, and two scans to prove it.
-        joined = '","'.join(values)  # type: ignore[arg-type]
-        if '"' not in joined and "\\" not in joined:
-            return '{"' + joined + '"}'
+        # Usually nothing needs escaping: then one join. The scans look at the values
+        # joined bare, since the separator '","' holds a double quote itself.
+        bare = "".join(values)  # type: ignore[arg-type]
+        if '"' not in bare and "\\" not in bare:
+            return '{"' + '","'.join(values) + '"}'  # type: ignore[arg-type]
     return "{" + ",".join(["NULL" if v is None else _quoted(v) for v in values]) + "}"
 
 

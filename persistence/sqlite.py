@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from itertools import count
 from typing import Any
 from uuid import UUID
 
@@ -44,15 +45,20 @@ from ledger.store import Appended, StoredRequest
 from persistence.records import (
     HEAD_COLUMNS,
     IDEMPOTENCY_COLUMNS,
+    PREPARED,
     ChainInput,
     Head,
     LogRow,
+    Planned,
+    Prepared,
     append_of,
+    appended_of,
     from_micros,
     idempotency_values,
     originator_text,
-    plan_append,
+    plan_links,
     plan_seals,
+    prepare_append,
     to_micros,
 )
 from persistence.seal import Seal
@@ -104,29 +110,33 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        # Digested before BEGIN IMMEDIATE takes the write lock: nothing of it needs the head.
+        prepared = prepare_append(stored_events)
         with write_transaction(self.datastore) as c:
-            return self._insert_events(c, stored_events, **kwargs)
+            return self._insert_events(c, stored_events, **kwargs, **{PREPARED: prepared})
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
+        prepared = kwargs.get(PREPARED) or prepare_append(stored_events)
         append = append_of(kwargs)
         head = self._head(c)
         if append is not None and append.assumed is not None:
             append.check_assumed(self._version_of(c, append.assumed.originator_id))
-        appended = plan_append(head, datetime.now(UTC), stored_events)
-        self._write_events(c, stored_events, appended, plan_seals(head, stored_events, appended))
+        planned = plan_links(head, datetime.now(UTC), prepared)
+        seals = plan_seals(head, stored_events, planned.links, prepared.keyring)
+        self._write_events(c, prepared, planned, seals)
         if append is not None:
             if append.idempotency is not None:
-                values = idempotency_values(append.idempotency, appended)
+                values = idempotency_values(append.idempotency, planned)
                 c.execute(f"INSERT INTO idempotency ({', '.join(IDEMPOTENCY_COLUMNS)}) "
                           f"VALUES ({', '.join('?' * len(values))})",
                           [_sqlite_value(v) for v in values])
             # Handed back only once the statements succeeded; the commit follows.
-            append.assigned.extend(appended)
-        return [a.position for a in appended]
+            append.assigned.extend(appended_of(prepared, planned))
+        return list(range(planned.first, planned.last + 1))
 
     def _head(self, c: SQLiteCursor) -> Head:
         c.execute(
@@ -149,29 +159,22 @@ class SqliteApplicationRecorder(SqliteAggregateRecorder, SQLiteApplicationRecord
         return None if row is None or row[0] is None else int(row[0])
 
     def _write_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
-        appended: Sequence[Appended], seals: Sequence[Seal | None],
+        self, c: SQLiteCursor, prepared: Prepared, planned: Planned, seals: Sequence[Seal | None],
     ) -> None:
-        recorded_micros = to_micros(appended[0].recorded_at)  # one time for the append
+        recorded_micros = to_micros(planned.recorded_at)  # one time for the append
         c.executemany(
             f"INSERT INTO {self.events_table_name} (position, originator_id, "
             "originator_version, topic, state, recorded_at) VALUES (?,?,?,?,?,?)",
             [
-                (
-                    a.position,
-                    originator_text(s.originator_id),
-                    s.originator_version,
-                    s.topic,
-                    s.state,
-                    recorded_micros,
-                )
-                for s, a in zip(stored_events, appended, strict=True)
+                (position, originator, s.originator_version, s.topic, s.state, recorded_micros)
+                for position, originator, s in zip(
+                    count(planned.first), prepared.originators, prepared.stored_events)
             ],
         )
         c.executemany(
             "INSERT INTO event_chain (position, link, key_id, seal) VALUES (?,?,?,?)",
-            [(a.position, a.link, *_seal_values(seal))
-             for a, seal in zip(appended, seals, strict=True)],
+            [(position, link, *_seal_values(seal))
+             for position, link, seal in zip(count(planned.first), planned.links, seals)],
         )
 
     def select_notifications(

@@ -82,7 +82,9 @@ class PostgresOwner:
                 f"CREATE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                 f"IF (SELECT count(*) FROM events) > {int(events)} THEN "
                 f"RAISE EXCEPTION '{MESSAGE}'; END IF; RETURN NEW; END $$")
-            curs.execute(f"CREATE TRIGGER {TRIGGER} BEFORE INSERT ON idempotency "
+            # AFTER: the one-trip append inserts the key in the events' own statement,
+            # whose other inserts only an AFTER trigger sees.
+            curs.execute(f"CREATE TRIGGER {TRIGGER} AFTER INSERT ON idempotency "
                          f"FOR EACH ROW EXECUTE FUNCTION {TRIGGER}()")
 
     def stop_failing(self) -> None:

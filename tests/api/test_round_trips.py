@@ -1,6 +1,7 @@
 """Round trips of one command on PostgreSQL (issue 18): each is a wait on the database, and
-POST /deductions made five. What remains: the append's two (the lock with the chain's head
-and the rule book's version, then the rows); the rule book's probe is needed only by a
+POST /deductions made five. What remains: the append's one (the lock, then the head, the
+rule book's version, the row and its link in one statement; several events take two
+round trips); the rule book's probe is needed only by a
 command that appends nothing, the idempotency key's lookup is its row in the append, and a
 manager once seen is not replayed to be found again."""
 
@@ -41,7 +42,7 @@ def statements_of(harness: Harness, monkeypatch: pytest.MonkeyPatch,
     return sent
 
 
-def test_a_deduction_with_a_key_takes_two_round_trips(
+def test_a_deduction_with_a_key_takes_one_round_trip(
     postgres_harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     harness = postgres_harness
@@ -55,7 +56,7 @@ def test_a_deduction_with_a_key_takes_two_round_trips(
                                 **{"Idempotency-Key": "measured"}), 201)
 
     sent = statements_of(harness, monkeypatch, second)
-    assert len(sent) == 2, sent
+    assert len(sent) == 1, sent
     assert sent[0].startswith("SELECT pg_advisory_xact_lock")
     assert not any("find_request" in s or "idempotency" in s.split("INTO")[0] for s in sent)
 

@@ -2,12 +2,14 @@
 positions, recording time, links and seals `plan_append` and `plan_seals` assigned, and a
 chain that `verify` recomputes, keyed. On PostgreSQL one event goes by its own prepared
 statement and several by another (arrays, unnested), or unprepared when the transaction
-began before they could be prepared; SQLite has one path."""
+began before they could be prepared, and one unsealed event in one round trip, its link
+computed by the server; SQLite has one path."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -17,9 +19,17 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from ledger.chain_key import ChainKey
-from ledger.store import Append, Appended, IdempotencyRecord
+from ledger.store import Append, Appended, IdempotencyRecord, StoredRequest
 from persistence.postgres import PgApplicationRecorder, PgDatastore
-from persistence.records import GENESIS_LINK, chain_link, state_digest
+from persistence.records import (
+    GENESIS_LINK,
+    Head,
+    chain_link,
+    plan_append,
+    plan_links,
+    prepare_append,
+    state_digest,
+)
 from persistence.seal import KEY_FILE_ENV, generate_key_file, keyring_from_environment, seal_mac
 from persistence.sqlite import Factory as SqliteFactory
 from persistence.sqlite import SqliteApplicationRecorder
@@ -75,12 +85,49 @@ def assert_stored_as_planned(recorder: Recorder, given: list[StoredEvent],
     assert result.ok and result.checked == first + len(given) - 1, result.problems
 
 
+# A note quoted before the append lock and passed through the statement completed under
+# it: what looks like a parameter or a quote in it must arrive as it was.
+AWKWARD_NOTE = b'{"warnings": ["50% off", "it\'s %s", "%(first)s", "back\\\\slash"]}'
+
+
+def idempotency_record() -> IdempotencyRecord:
+    return IdempotencyRecord(scope="test", key=uuid4().hex, request_hash="h%s'",
+                             status_code=201, note=AWKWARD_NOTE)
+
+
+def assert_request_stored(recorder: Recorder, record: IdempotencyRecord,
+                          assigned: list[Appended]) -> None:
+    assert recorder.find_request(record.scope, record.key) == StoredRequest(
+        record.request_hash, record.status_code, record.note, assigned[0].position,
+        assigned[-1].position)
+
+
 def appended_through(recorder: Recorder, events: list[StoredEvent]) -> list[Appended]:
-    append = Append(IdempotencyRecord(scope="test", key=uuid4().hex, request_hash="h",
-                                      status_code=201))
+    append = Append(idempotency_record())
     recorder.insert_events(events, append=append)
-    assert recorder.find_request("test", append.idempotency.key) is not None  # type: ignore[union-attr]
+    assert append.idempotency is not None
+    assert_request_stored(recorder, append.idempotency, append.assigned)
     return list(append.assigned)
+
+
+def test_the_prepared_and_planned_halves_chain_as_the_formula_does() -> None:
+    # prepare_append (before the lock) and plan_links (under it) split link_from_parts's
+    # input; the links must be the formula's, byte for byte, from any head.
+    events = [*several(5), StoredEvent("text-id-张", 3, "t", b"")]
+    head = Head(41, datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), bytes(range(32)), None)
+    now = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)  # not after the head: one µs later
+    planned = plan_links(head, now, prepare_append(events))
+    assert planned.recorded_at == now + timedelta(microseconds=1)
+    assert (planned.first, planned.last) == (42, 47)
+    previous = head.link
+    for position, event, link in zip(range(42, 48), events, planned.links, strict=True):
+        previous = chain_link(previous, position, event.originator_id,
+                              event.originator_version, event.topic,
+                              state_digest(event.state), planned.recorded_at)
+        assert link == previous
+    assert plan_append(head, now, events) == [
+        Appended(p, planned.recorded_at, link, e.originator_id, e.originator_version, e.topic)
+        for p, e, link in zip(range(42, 48), events, planned.links, strict=True)]
 
 
 @pytest.fixture
@@ -108,8 +155,10 @@ def test_postgres_one_event_and_batches_unsealed_and_sealed(
                            ([announcing(key_id), *several(9)], True), (several(1), True),
                            (several(2), True)):
         assert_stored_as_planned(pg, events, appended_through(pg, events), sealed=sealed)
-    with pg.datastore.connection() as conn:  # the pool's one connection: both were used
-        assert {pg.append_one_name, pg.append_many_name} <= set(conn.prepared)
+    with pg.datastore.connection() as conn:  # the pool's one connection: all were used
+        # One unsealed event went in one round trip (its link computed by the server).
+        assert {pg.append_one_name, pg.append_many_name, pg.one_trip_names[True],
+                pg.read_back_name} <= set(conn.prepared)
 
 
 @pytest.mark.postgres
@@ -122,13 +171,15 @@ def test_postgres_unprepared_statements_store_the_same_rows(
         # A new connection, and a transaction begun before anything could be prepared.
         datastore = PgDatastore(libpq_dsn(postgres_service_url()), pool_size=1)
         recorder = PgApplicationRecorder(datastore)
-        append = Append()
+        append = Append(idempotency_record())
         with datastore.transaction(commit=True) as curs:
             curs.execute("SELECT 1")
             recorder._insert_events(curs, events, append=append)
             assert not curs.conn.prepared
         datastore.close()
         assert_stored_as_planned(pg, events, list(append.assigned), sealed=sealed)
+        assert append.idempotency is not None
+        assert_request_stored(pg, append.idempotency, append.assigned)
 
 
 def test_sqlite_one_event_and_batches_unsealed_and_sealed(

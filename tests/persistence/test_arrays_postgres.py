@@ -76,3 +76,17 @@ def test_only_integers_make_a_bigint_array() -> None:
         bigint_array([1.5])  # type: ignore[list-item]
     with pytest.raises(TypeError):
         bigint_array(["1); DROP TABLE events; --"])  # type: ignore[list-item]
+
+
+def test_texts_with_nothing_to_escape_are_joined_without_quoting_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The usual append's originators and topics: the one-join path, not one call per value
+    # (it was never taken while the scan looked at the values joined by '","').
+    def quoted_each(text: str) -> str:
+        raise AssertionError(f"{text!r} was quoted on its own")
+
+    monkeypatch.setattr("persistence.arrays._quoted", quoted_each)
+    texts = ["ledger.manager:Manager.Registered", "4a7873c0d4615f8cbc6bfcb3a25eb5ae", ""]
+    assert text_array(texts) == '{"ledger.manager:Manager.Registered",' \
+        '"4a7873c0d4615f8cbc6bfcb3a25eb5ae",""}'

@@ -16,7 +16,7 @@ from uuid import uuid4
 
 import psycopg2
 import pytest
-from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from pgcluster import own_database, terminate_service_backends
 
 from persistence.postgres import (
@@ -133,15 +133,17 @@ def test_a_statement_that_carries_a_commit_is_never_sent_twice(
 def test_a_connection_lost_after_the_append_began_fails_the_append_and_is_discarded(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The two-trip append (a sealed log's, or a process recorder's with its tracking row).
+    monkeypatch.setattr(store.log, "sealed", True)
     original = TxCursor.execute
     calls: list[int] = []
 
     def dies_before_the_commit(self: TxCursor, statement: Any, params: Any = None, *,
-                               commit: bool = False) -> None:
+                               commit: bool = False, **kwargs: Any) -> None:
         if commit and not calls:  # the append's second statement: after the lock and head
             calls.append(self.raw.connection.info.backend_pid)
             store.kill_sessions()
-        original(self, statement, params, commit=commit)
+        original(self, statement, params, commit=commit, **kwargs)
 
     monkeypatch.setattr(TxCursor, "execute", dies_before_the_commit)
     with pytest.raises(OperationalError):
@@ -152,6 +154,48 @@ def test_a_connection_lost_after_the_append_began_fails_the_append_and_is_discar
     assert store.rows("events") == 1
     assert all(not c.closed for c in store.datastore.pool._pool)
     assert store.append() == 2
+
+
+def test_a_one_trip_append_whose_connection_dies_before_it_is_sent_lands_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = TxCursor.execute
+    calls: list[int] = []
+
+    def dies_before_it_is_sent(self: TxCursor, statement: Any, params: Any = None, *,
+                               commit: bool = False, **kwargs: Any) -> None:
+        if commit and not calls:  # the one-trip append's only statement
+            calls.append(self.raw.connection.info.backend_pid)
+            store.kill_sessions()
+        original(self, statement, params, commit=commit, **kwargs)
+
+    monkeypatch.setattr(TxCursor, "execute", dies_before_it_is_sent)
+    assert store.append() == 2
+    assert calls, "the append never reached its statement"
+    assert store.rows("events") == store.rows("event_chain") == 2
+
+
+def test_a_one_trip_append_that_committed_but_lost_its_answer_is_not_appended_twice(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = TxCursor.execute
+    calls: list[int] = []
+
+    def answer_lost(self: TxCursor, statement: Any, params: Any = None, *,
+                    commit: bool = False, **kwargs: Any) -> None:
+        original(self, statement, params, commit=commit, **kwargs)
+        if commit and not calls:  # committed; the reply never reaches the client
+            calls.append(self.raw.connection.info.backend_pid)
+            raise psycopg2.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(TxCursor, "execute", answer_lost)
+    event = StoredEvent(uuid4(), 1, TOPIC, b"{}")
+    assert store.log.insert_events([event]) == [2]
+    assert calls
+    assert store.rows("events") == store.rows("event_chain") == 2
+    # An event of another writer at the same id and version is still a conflict.
+    with pytest.raises(IntegrityError):
+        store.log.insert_events([StoredEvent(event.originator_id, 1, TOPIC, b'{"x":1}')])
 
 
 def test_a_database_that_is_away_fails_fast_as_an_operational_error() -> None:
