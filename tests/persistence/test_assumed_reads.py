@@ -4,30 +4,16 @@ version under the append lock; otherwise it writes nothing, on both back ends.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
-from dbsupport import fresh_sqlite_url, postgres_service_url, reset_postgres
+from dbsupport import postgres_service_url, reset_postgres
 from eventsourcing.persistence import StoredEvent
 
 from ledger import ids
 from ledger.application import LedgerApplication
 from ledger.store import Append, Assumed, IdempotencyRecord, OutdatedRead
 from persistence.url import environment_for
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def app(request: pytest.FixtureRequest) -> Iterator[LedgerApplication]:
-    if request.param == "sqlite":
-        url = fresh_sqlite_url()
-    else:
-        reset_postgres()
-        url = postgres_service_url()
-    ledger = LedgerApplication(env=environment_for(url))
-    ledger.ensure_rulebook()
-    yield ledger
-    ledger.close()
 
 
 def one_event() -> list[StoredEvent]:

@@ -3,27 +3,11 @@ batch's retry path rests on it to tell stored postings from new ones."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from uuid import uuid4
 
-import pytest
-from dbsupport import fresh_sqlite_url, postgres_service_url, reset_postgres
 from eventsourcing.persistence import StoredEvent
 
 from ledger.application import LedgerApplication
-from persistence.url import environment_for
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def app(request: pytest.FixtureRequest) -> Iterator[LedgerApplication]:
-    if request.param == "sqlite":
-        url = fresh_sqlite_url()
-    else:
-        reset_postgres()
-        url = postgres_service_url()
-    ledger = LedgerApplication(env=environment_for(url))
-    yield ledger
-    ledger.close()
 
 
 def test_only_the_ids_with_events_are_named_once_each(app: LedgerApplication) -> None:
