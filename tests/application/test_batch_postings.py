@@ -40,6 +40,15 @@ def without_timestamp(state: bytes) -> bytes:
     return TIMESTAMP.sub(b'"timestamp":null', state)
 
 
+def register_customers(app: LedgerApplication) -> None:
+    """C1 and C2, the customers `items()` posts to."""
+    with acting_as(SUPERVISOR):
+        for cid in ("C1", "C2"):
+            app.register_customer(business_id=cid, name=cid, customer_class="good",
+                                  industry="x", chain=None, group=None,
+                                  last_year_contribution=Decimal(1000))
+
+
 class SQLiteBatch:
     @pytest.fixture
     def app(self) -> LedgerApplication:
@@ -48,11 +57,7 @@ class SQLiteBatch:
     def test_a_batch_stores_what_the_aggregates_path_would_store(
         self, app: LedgerApplication
     ) -> None:
-        with acting_as(SUPERVISOR):
-            for cid in ("C1", "C2"):
-                app.register_customer(business_id=cid, name=cid, customer_class="good",
-                                      industry="x", chain=None, group=None,
-                                      last_year_contribution=Decimal(1000))
+        register_customers(app)
         with acting_as(CREDIT):
             made = app.post_contributions(items())
             # What the one-posting path builds for the same input, through the same mapper.
@@ -74,11 +79,7 @@ class SQLiteBatch:
     def test_a_batch_meeting_posted_keys_appends_only_the_new_ones(
         self, app: LedgerApplication
     ) -> None:
-        with acting_as(SUPERVISOR):
-            for cid in ("C1", "C2"):
-                app.register_customer(business_id=cid, name=cid, customer_class="good",
-                                      industry="x", chain=None, group=None,
-                                      last_year_contribution=Decimal(1000))
+        register_customers(app)
         first, second = items()
         with acting_as(CREDIT):
             app.post_contributions([first])
